@@ -1,0 +1,45 @@
+# The README's commands. Everything installs into ./.venv from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: setup run test lint bench openapi clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Set up and serve on the embedded default: SQLite file, ./models, synthetic demo data, first model.
+run: setup
+	$(BIN)/tagmatch db upgrade
+	$(BIN)/tagmatch demo --if-empty
+	$(BIN)/tagmatch train --if-no-model
+	$(BIN)/tagmatch serve --host $(HOST) --port $(PORT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Set up and run everything CI runs: lint, types, import contract, the whole test suite.
+test: lint
+	$(BIN)/pytest -n 2
+
+openapi: setup
+	$(BIN)/tagmatch openapi > openapi/openapi.json
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

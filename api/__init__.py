@@ -1,0 +1,1 @@
+"""tagmatch service: HTTP API, persistence, jobs. Imports matching, never the other way."""

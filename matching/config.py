@@ -1,0 +1,99 @@
+"""Typed hyperparameters for every component, and the config digest stored with each model.
+
+Each component owns one section. The digest is a hash of the canonical JSON of the whole
+config, so a served artifact says exactly which settings built it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 2.0,
+    "rating": 3.0,
+    "like": 3.0,
+    "favorite": 4.0,
+    "share": 4.0,
+    "comment": 3.0,
+    "purchase": 5.0,
+}
+
+
+class EventConfig(_Section):
+    """How raw events become confidence: type weight x time decay."""
+
+    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    unknown_type_weight: float = Field(1.0, ge=0)
+    half_life_days: float = Field(90.0, gt=0, description="time decay of an event's weight")
+
+
+class LifecycleConfig(_Section):
+    """Stage thresholds, in days since the user's first / last event."""
+
+    new_days: float = Field(7.0, gt=0, description="first event within this many days: new")
+    silent_days: float = Field(14.0, gt=0, description="no event for this many days: silent")
+    churned_days: float = Field(60.0, gt=0, description="no event for this many days: churned")
+    rfm_bands: int = Field(5, ge=2, le=10)
+
+
+class TagConfig(_Section):
+    keywords_per_item: int = Field(8, ge=0, le=100)
+    keyword_weight: float = Field(0.5, ge=0, description="weight of extracted keywords vs declared")
+    behaviour_half_life_days: float = Field(60.0, gt=0)
+    behaviour_top_tags: int = Field(50, ge=1, description="interest tags kept per user")
+    predict_min_confidence: float = Field(0.6, ge=0, le=1)
+    predict_namespaces: tuple[str, ...] = ("age", "gender")
+    predict_neighbours: int = Field(25, ge=1)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+
+
+class ALSConfig(_Section):
+    factors: int = Field(64, ge=2, le=1024)
+    regularization: float = Field(0.05, ge=0)
+    alpha: float = Field(2.0, gt=0, description="confidence = 1 + alpha * weight")
+    iterations: int = Field(15, ge=1, le=200)
+    random_state: int = 42
+
+
+class HybridConfig(_Section):
+    tag_share: float = Field(
+        0.3, ge=0, le=1, description="a: joint = [sqrt(1-a) cf, sqrt(a) tag embedding]"
+    )
+    tag_dim: int = Field(32, ge=2, le=512)
+    ridge_lambda: float = Field(1.0, gt=0)
+
+
+class IndexConfig(_Section):
+    exact_max: int = Field(50_000, ge=1, description="exact inner-product search up to this size")
+    hnsw_m: int = Field(32, ge=4)
+    hnsw_ef_search: int = Field(128, ge=8)
+    hnsw_ef_construction: int = Field(80, ge=8)
+
+
+class EvalConfig(_Section):
+    k: int = Field(10, ge=1)
+    holdout_days: float = Field(7.0, gt=0, description="time-based holdout: the last N days")
+    holdout_max_fraction: float = Field(0.2, gt=0, lt=1)
+    tolerance: float = Field(0.02, ge=0, description="relative nDCG drop still accepted")
+
+
+class ModelConfig(_Section):
+    events: EventConfig = Field(default_factory=EventConfig)
+    tags: TagConfig = Field(default_factory=TagConfig)
+    als: ALSConfig = Field(default_factory=ALSConfig)
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
