@@ -1,0 +1,417 @@
+"""Synthetic catalogues with planted structure, for tests, the demo and benchmarks.
+
+Users and items belong to taste clusters (yoga/fitness, food, tech, ...). Each cluster has its
+own Chinese+English tag vocabulary, title words and user demographics, and users interact
+mostly with items of their own cluster, so a model that works has something real to find and
+a test can check it found it (SyntheticTruth). Everything is drawn with numpy from one seed;
+only the per-record objects are built in Python, events stay columnar (EventTable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matching.data import Attributes, ItemRecord, UserRecord
+from matching.datasets import Catalogue, EventTable
+
+DAY = 86_400.0
+# Fixed default clock so that a seed alone determines the catalogue.
+SYNTHETIC_NOW = 1_735_689_600.0  # 2025-01-01T00:00:00Z
+
+REGIONS = ("上海", "北京", "广州", "深圳", "成都", "杭州")
+EDUCATION = ("high_school", "associate", "bachelor", "master", "phd")
+EVENT_TYPES = ("view", "click", "like", "share", "purchase")
+EVENT_TYPE_P = (0.62, 0.22, 0.09, 0.04, 0.03)
+# Planted activity patterns, meant to surface as the lifecycle stages new/active/silent/churned.
+ACTIVITY_PATTERNS = ("new", "active", "silent", "churned")
+ACTIVITY_P = (0.10, 0.50, 0.20, 0.20)
+IN_CLUSTER_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    name: str
+    category: str
+    kw_tags: tuple[str, ...]  # keyword tags, Chinese and English
+    words_zh: tuple[str, ...]
+    words_en: tuple[str, ...]
+    female_share: float
+    age_mean: float
+    age_sd: float
+    income_median: float  # monthly CNY
+    region_p: tuple[float, ...]  # over REGIONS
+    occupations: tuple[str, ...]
+    education_p: tuple[float, ...]  # over EDUCATION
+    price_median: float  # of a purchase, CNY
+
+
+THEMES: tuple[Theme, ...] = (
+    Theme("fitness", "sports", ("瑜伽", "健身", "普拉提", "yoga", "pilates"),
+          ("瑜伽", "健身", "普拉提", "冥想", "减脂", "拉伸", "体态", "跑步"),
+          ("yoga", "pilates", "stretching", "meditation", "workout", "running"),
+          0.80, 29, 5, 14_000, (0.25, 0.2, 0.12, 0.15, 0.13, 0.15),
+          ("designer", "teacher", "marketing", "nurse", "trainer"),
+          (0.1, 0.2, 0.5, 0.18, 0.02), 199),
+    Theme("food", "lifestyle", ("美食", "烘焙", "火锅", "cooking", "recipe"),
+          ("美食", "烘焙", "火锅", "家常菜", "甜点", "食谱", "咖啡", "面条"),
+          ("recipe", "baking", "cooking", "dessert", "noodles", "coffee"),
+          0.60, 35, 9, 11_000, (0.15, 0.12, 0.2, 0.13, 0.25, 0.15),
+          ("chef", "homemaker", "sales", "teacher", "clerk"), (0.25, 0.3, 0.35, 0.09, 0.01), 89),
+    Theme("tech", "technology", ("科技", "编程", "数码", "AI", "programming"),
+          ("人工智能", "编程", "手机", "芯片", "数码", "评测", "算法", "电脑"),
+          ("python", "smartphone", "chip", "gadget", "review", "programming"),
+          0.25, 28, 6, 22_000, (0.18, 0.24, 0.08, 0.28, 0.07, 0.15),
+          ("engineer", "programmer", "student", "product_manager", "researcher"),
+          (0.03, 0.1, 0.5, 0.3, 0.07), 2999),
+    Theme("travel", "travel", ("旅行", "自驾", "酒店", "travel", "hotel"),
+          ("旅行", "自驾", "酒店", "攻略", "海岛", "民宿", "签证", "露营"),
+          ("travel", "hotel", "itinerary", "island", "backpacking", "flight"),
+          0.55, 33, 8, 18_000, (0.22, 0.2, 0.12, 0.12, 0.2, 0.14),
+          ("manager", "consultant", "photographer", "sales", "freelancer"),
+          (0.05, 0.15, 0.55, 0.22, 0.03), 1299),
+    Theme("finance", "finance", ("理财", "基金", "股票", "finance", "investing"),
+          ("理财", "基金", "股票", "投资", "保险", "房贷", "养老", "债券"),
+          ("investing", "stocks", "fund", "savings", "retirement", "bonds"),
+          0.40, 40, 9, 28_000, (0.35, 0.25, 0.1, 0.15, 0.05, 0.1),
+          ("accountant", "manager", "entrepreneur", "banker", "civil_servant"),
+          (0.05, 0.1, 0.45, 0.33, 0.07), 499),
+    Theme("gaming", "entertainment", ("游戏", "电竞", "手游", "gaming", "esports"),
+          ("游戏", "电竞", "手游", "主机", "二次元", "副本", "角色", "联机"),
+          ("gaming", "esports", "console", "RPG", "speedrun", "multiplayer"),
+          0.30, 22, 4, 7_000, (0.12, 0.12, 0.18, 0.18, 0.22, 0.18),
+          ("student", "programmer", "streamer", "designer", "clerk"),
+          (0.3, 0.3, 0.35, 0.05, 0.0), 68),
+    Theme("beauty", "fashion", ("美妆", "护肤", "口红", "skincare", "makeup"),
+          ("美妆", "护肤", "口红", "面膜", "穿搭", "香水", "防晒", "彩妆"),
+          ("skincare", "makeup", "lipstick", "fashion", "perfume", "sunscreen"),
+          0.90, 26, 5, 12_000, (0.26, 0.18, 0.16, 0.14, 0.12, 0.14),
+          ("marketing", "student", "designer", "sales", "blogger"),
+          (0.1, 0.25, 0.5, 0.14, 0.01), 259),
+    Theme("parenting", "family", ("育儿", "母婴", "早教", "parenting", "baby"),
+          ("育儿", "母婴", "早教", "辅食", "绘本", "亲子", "奶粉", "睡眠"),
+          ("parenting", "baby", "toddler", "picture_books", "preschool", "family"),
+          0.85, 32, 4, 16_000, (0.2, 0.18, 0.15, 0.15, 0.16, 0.16),
+          ("teacher", "homemaker", "nurse", "civil_servant", "accountant"),
+          (0.08, 0.22, 0.5, 0.18, 0.02), 159),
+)  # fmt: skip
+
+ZH_WORDS, EN_WORDS = 8, 6
+TITLES_ZH = ("{a}{b}入门指南", "{a}新手必看：{b}", "关于{a}和{b}的十个技巧", "{a}｜{b}实用清单")
+TITLES_EN = ("A beginner's guide to {a} and {b}", "Ten {a} tips", "{a} vs {b}: what to know")
+FILLER_ZH = ("分享", "推荐", "经验", "技巧", "入门", "清单")
+FILLER_EN = ("tips", "guide", "ideas", "basics", "week", "plan")
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticTruth:
+    """What was planted: the taste cluster of every user and item (rows of the catalogue)."""
+
+    user_cluster: np.ndarray  # int16 per user, index into cluster_names
+    item_cluster: np.ndarray  # int16 per item
+    cluster_names: list[str]
+    user_activity: np.ndarray  # int8 per user, index into ACTIVITY_PATTERNS
+    cold_users: np.ndarray  # rows of users given no events
+    cold_items: np.ndarray  # rows of items given no events
+
+
+def generate_catalogue(
+    n_users: int = 1000,
+    n_items: int = 400,
+    n_events: int = 20000,
+    seed: int = 0,
+    now: float | None = None,
+    clusters: int = 4,
+) -> Catalogue:
+    return generate_with_truth(n_users, n_items, n_events, seed, now, clusters)[0]
+
+
+def generate_with_truth(
+    n_users: int = 1000,
+    n_items: int = 400,
+    n_events: int = 20000,
+    seed: int = 0,
+    now: float | None = None,
+    clusters: int = 4,
+) -> tuple[Catalogue, SyntheticTruth]:
+    """A deterministic catalogue (same arguments, same output) and the structure planted in it."""
+    if not 1 <= clusters <= len(THEMES):
+        raise ValueError(f"clusters must be between 1 and {len(THEMES)}")
+    if n_users < 1 or n_items < clusters or n_events < 0:
+        raise ValueError("need at least one user, one item per cluster and n_events >= 0")
+    now = SYNTHETIC_NOW if now is None else float(now)
+    themes = THEMES[:clusters]
+    rng = np.random.default_rng(seed)
+
+    share = np.linspace(1.3, 0.7, clusters)
+    item_cluster = np.concatenate(
+        [np.arange(clusters), rng.choice(clusters, n_items - clusters, p=share / share.sum())]
+    ).astype(np.int16)
+    user_cluster = rng.choice(clusters, n_users, p=share / share.sum()).astype(np.int16)
+
+    published, expires = _item_times(rng, item_cluster, now)
+    items = _items(rng, themes, item_cluster, published, expires)
+    users = _users(rng, themes, user_cluster)
+    cold_users = rng.choice(n_users, min(n_users - 1, max(2, n_users // 100)), replace=False)
+    cold_items = rng.choice(
+        np.flatnonzero(published > now - 150 * DAY),  # keep each cluster's anchor item warm
+        min(int((published > now - 150 * DAY).sum()), max(2, n_items // 50)),
+        replace=False,
+    )
+    activity = rng.choice(len(ACTIVITY_PATTERNS), n_users, p=ACTIVITY_P).astype(np.int8)
+    events = _events(
+        rng, themes, users, items, user_cluster, item_cluster, activity,
+        published, expires, cold_users, cold_items, n_events, now,
+    )  # fmt: skip
+    truth = SyntheticTruth(
+        user_cluster=user_cluster,
+        item_cluster=item_cluster,
+        cluster_names=[t.name for t in themes],
+        user_activity=activity,
+        cold_users=np.sort(cold_users),
+        cold_items=np.sort(cold_items),
+    )
+    return Catalogue(users=users, items=items, events=events), truth
+
+
+def _item_times(
+    rng: np.random.Generator, item_cluster: np.ndarray, now: float
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(item_cluster)
+    published = now - rng.uniform(0, 180, n) * DAY
+    expires = np.full(n, np.nan)
+    kind = rng.random(n)
+    future = kind < 0.02
+    published[future] = now + rng.uniform(1, 14, future.sum()) * DAY
+    expired = (kind >= 0.02) & (kind < 0.05)
+    published[expired] = now - rng.uniform(100, 180, expired.sum()) * DAY
+    expires[expired] = now - rng.uniform(10, 60, expired.sum()) * DAY
+    # The first item of each cluster is old and open-ended, so every event time has a valid item.
+    clusters = int(item_cluster.max()) + 1
+    published[:clusters] = now - 180 * DAY
+    expires[:clusters] = np.nan
+    return published, expires
+
+
+def _sample_rows(rng: np.random.Generator, n: int, pool: int, k: int) -> np.ndarray:
+    """n rows of k distinct indices below pool (sampling without replacement, vectorised)."""
+    return rng.random((n, pool)).argsort(axis=1)[:, :k]
+
+
+def _items(
+    rng: np.random.Generator,
+    themes: tuple[Theme, ...],
+    item_cluster: np.ndarray,
+    published: np.ndarray,
+    expires: np.ndarray,
+) -> list[ItemRecord]:
+    n = len(item_cluster)
+    chinese = (rng.random(n) < 0.6).tolist()
+    # Every theme has ZH_WORDS Chinese and EN_WORDS English title words and 5 keyword tags.
+    words_zh = _sample_rows(rng, n, ZH_WORDS, 4).tolist()
+    words_en = _sample_rows(rng, n, EN_WORDS, 4).tolist()
+    fillers = _sample_rows(rng, n, len(FILLER_EN), 2).tolist()
+    template = rng.integers(0, 12, n).tolist()  # taken modulo the number of templates
+    n_kw = rng.integers(2, 4, n).tolist()
+    kw_order = _sample_rows(rng, n, 5, 3).tolist()
+    kw_weight = np.round(rng.uniform(0.5, 1.0, (n, 3)), 3).tolist()
+    noisy = (rng.random(n) < 0.1).tolist()
+    noise_tag = rng.integers(0, 5 * len(themes), n).tolist()
+    clusters = item_cluster.tolist()
+    width = max(6, len(str(n - 1)))
+    items = []
+    for row in range(n):
+        theme = themes[clusters[row]]
+        zh = chinese[row]
+        vocab = theme.words_zh if zh else theme.words_en
+        a, b, c, d = (vocab[i] for i in (words_zh if zh else words_en)[row])
+        filler = FILLER_ZH if zh else FILLER_EN
+        f1, f2 = (filler[i] for i in fillers[row])
+        if zh:
+            title = TITLES_ZH[template[row] % len(TITLES_ZH)].format(a=a, b=b)
+            text = f"{a}{f1}：从{c}到{d}，每天{b}{f2}。"
+        else:
+            title = TITLES_EN[template[row] % len(TITLES_EN)].format(a=a, b=b)
+            text = f"{a.capitalize()} {f1}: from {c} to {d}, a daily {b} {f2}."
+        tags = {f"cat:{theme.category}": 1.0, f"topic:{theme.name}": 1.0}
+        for k in range(n_kw[row]):
+            tags[f"kw:{theme.kw_tags[kw_order[row][k]]}"] = kw_weight[row][k]
+        if noisy[row]:
+            other = themes[noise_tag[row] // 5]
+            tags.setdefault(f"kw:{other.kw_tags[noise_tag[row] % 5]}", 0.3)
+        items.append(
+            ItemRecord(
+                id=f"item-{row:0{width}d}",
+                title=title,
+                text=text,
+                tags=tags,
+                category=theme.category,
+                published_at=float(published[row]),
+                expires_at=None if np.isnan(expires[row]) else float(expires[row]),
+            )
+        )
+    return items
+
+
+def _users(
+    rng: np.random.Generator, themes: tuple[Theme, ...], user_cluster: np.ndarray
+) -> list[UserRecord]:
+    n = len(user_cluster)
+    gender = np.empty(n, dtype=object)
+    age = np.empty(n, dtype=np.int64)
+    region = np.empty(n, dtype=np.int64)
+    income = np.empty(n, dtype=np.int64)
+    occupation = np.empty(n, dtype=object)
+    education = np.empty(n, dtype=np.int64)
+    declared = np.empty(n, dtype=object)
+    for c, theme in enumerate(themes):
+        rows = np.flatnonzero(user_cluster == c)
+        m = len(rows)
+        gender[rows] = np.where(rng.random(m) < theme.female_share, "f", "m")
+        age[rows] = np.clip(np.rint(rng.normal(theme.age_mean, theme.age_sd, m)), 16, 75)
+        region[rows] = rng.choice(len(REGIONS), m, p=_normalised(theme.region_p))
+        # Income grows with age up to mid-career; lognormal spread around the cluster median.
+        career = np.clip(age[rows] - 22, 0, 20) / 20
+        mu = np.log(theme.income_median) + 0.4 * (career - 0.5)
+        income[rows] = np.rint(rng.lognormal(mu, 0.4) / 100) * 100
+        occupation[rows] = np.asarray(theme.occupations, dtype=object)[
+            rng.choice(len(theme.occupations), m, p=_zipf(len(theme.occupations), 0.7))
+        ]
+        education[rows] = rng.choice(len(EDUCATION), m, p=_normalised(theme.education_p))
+        picks = rng.integers(0, len(theme.kw_tags), (m, 2))
+        declared[rows] = [
+            (f"kw:{theme.kw_tags[int(p[0])]}", f"kw:{theme.kw_tags[int(p[1])]}") for p in picks
+        ]
+    # ~10% of users did not declare age and/or gender: the prediction task's ground truth.
+    missing = rng.random(n) < 0.10
+    which = rng.integers(0, 3, n)  # 0 age, 1 gender, 2 both
+    no_age = (missing & (which != 1)).tolist()
+    no_gender = (missing & (which != 0)).tolist()
+    consent = (rng.random(n) < 0.8).tolist()
+    has_declared = (rng.random(n) < 0.2).tolist()
+    width = max(6, len(str(n - 1)))
+    ages, incomes, regions, edus = (
+        age.tolist(),
+        income.tolist(),
+        region.tolist(),
+        education.tolist(),
+    )
+    users = []
+    for row in range(n):
+        attributes: Attributes = {}
+        if not no_age[row]:
+            attributes["age"] = ages[row]
+        if not no_gender[row]:
+            attributes["gender"] = gender[row]
+        attributes["region"] = REGIONS[regions[row]]
+        attributes["income"] = incomes[row]
+        attributes["occupation"] = occupation[row]
+        attributes["education"] = EDUCATION[edus[row]]
+        tags = dict.fromkeys(declared[row], 1.0) if has_declared[row] else {}
+        users.append(
+            UserRecord(
+                id=f"user-{row:0{width}d}",
+                attributes=attributes,
+                tags=tags,
+                push_consent=consent[row],
+            )
+        )
+    return users
+
+
+def _normalised(weights: tuple[float, ...]) -> np.ndarray:
+    p = np.asarray(weights, dtype=np.float64)
+    return p / p.sum()
+
+
+def _zipf(n: int, exponent: float) -> np.ndarray:
+    weights = 1.0 / np.arange(1, n + 1) ** exponent
+    return weights / weights.sum()
+
+
+def _activity_windows(
+    rng: np.random.Generator, activity: np.ndarray, now: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user [start, end] of activity, in epoch seconds, following the planted pattern."""
+    n = len(activity)
+    end_ago = np.select(
+        [activity == 0, activity == 1, activity == 2],
+        [np.zeros(n), rng.uniform(0, 5, n), rng.uniform(16, 55, n)],
+        rng.uniform(62, 85, n),
+    )
+    start_ago = np.select(
+        [activity == 0, activity == 1],
+        [rng.uniform(0.5, 6.5, n), rng.uniform(10, 90, n)],
+        end_ago + rng.uniform(2, 35, n),
+    )
+    start_ago = np.minimum(start_ago, 90.0)
+    return now - start_ago * DAY, now - end_ago * DAY
+
+
+def _events(
+    rng: np.random.Generator,
+    themes: tuple[Theme, ...],
+    users: list[UserRecord],
+    items: list[ItemRecord],
+    user_cluster: np.ndarray,
+    item_cluster: np.ndarray,
+    activity: np.ndarray,
+    published: np.ndarray,
+    expires: np.ndarray,
+    cold_users: np.ndarray,
+    cold_items: np.ndarray,
+    n_events: int,
+    now: float,
+) -> EventTable:
+    n_users, n_items = len(users), len(items)
+    user_weight = rng.lognormal(0.0, 1.0, n_users)
+    user_weight[cold_users] = 0.0
+    user = rng.choice(n_users, n_events, p=user_weight / user_weight.sum())
+    start, end = _activity_windows(rng, activity, now)
+    ts = start[user] + rng.random(n_events) * (end[user] - start[user])
+
+    # Popularity is Zipf-like within each cluster, in a random order of its items.
+    popularity = _zipf(n_items, 0.8)[rng.permutation(n_items)]
+    popularity[cold_items] = 0.0
+    members = [np.flatnonzero(item_cluster == c) for c in range(len(themes))]
+    opens = np.where(np.isnan(expires), np.inf, expires)
+
+    def draw(rows: np.ndarray) -> np.ndarray:
+        in_cluster = rng.random(len(rows)) < IN_CLUSTER_SHARE
+        picked = rng.choice(n_items, len(rows), p=popularity / popularity.sum())
+        for c, own in enumerate(members):
+            mine = np.flatnonzero(in_cluster & (user_cluster[user[rows]] == c))
+            weight = popularity[own]
+            if len(mine) and weight.sum() > 0:
+                picked[mine] = rng.choice(own, len(mine), p=weight / weight.sum())
+        return picked
+
+    # An event needs its item live at that moment: redraw those that are not, a few rounds,
+    # then fall back to the cluster's anchor item (published 180 days ago, never expires).
+    item = draw(np.arange(n_events))
+    for _ in range(12):
+        invalid = np.flatnonzero((published[item] > ts) | (opens[item] <= ts))
+        if not len(invalid):
+            break
+        item[invalid] = draw(invalid)
+    invalid = (published[item] > ts) | (opens[item] <= ts)
+    item[invalid] = user_cluster[user[invalid]]
+
+    type_code = rng.choice(len(EVENT_TYPES), n_events, p=EVENT_TYPE_P).astype(np.int16)
+    price = np.array([themes[int(c)].price_median for c in item_cluster])
+    price = np.round(price * rng.lognormal(0.0, 0.5, n_items), 2)
+    value = np.where(type_code == EVENT_TYPES.index("purchase"), price[item], np.nan)
+    order = np.argsort(ts, kind="stable")
+    return EventTable(
+        user_ids=[u.id for u in users],
+        item_ids=[i.id for i in items],
+        user=user[order],
+        item=item[order],
+        type_names=EVENT_TYPES,
+        type_code=type_code[order],
+        ts=ts[order],
+        value=value[order],
+        id_prefix="evt-",
+        id_width=max(8, len(str(n_events - 1))),
+    )
