@@ -1,0 +1,88 @@
+"""The FastAPI application. `create_app(settings)` builds it; nothing happens at import time.
+
+Start-up (lifespan) opens the store and refuses to run on a database that is not at the
+newest migration. State lives on app.state:
+  settings, engine, session_factory, metrics_registry,
+  readiness_checks: list of () -> (name, ok); /readyz runs them all. Append to it for
+  anything serving depends on (a loaded model, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+
+from api.errors import install_error_handlers
+from api.logs import configure_logging
+from api.middleware import HttpMetrics, RequestContextMiddleware
+from api.routes import events, health, items, users
+from api.settings import Settings
+from api.store.db import create_db_engine, make_session_factory, ping
+from api.store.migrate import require_head
+
+log = logging.getLogger("tagmatch.app")
+
+ReadinessCheck = Callable[[], tuple[str, bool]]
+
+DESCRIPTION = """Recommendations and audiences in one shared tag space.
+
+Errors are `application/problem+json` (RFC 9457); `errors[].loc` names the offending field.
+"""
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_db_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    try:
+        require_head(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
+    log.info("started", extra={"database": engine.url.render_as_string(hide_password=True)})
+    try:
+        yield
+    finally:
+        engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = FastAPI(
+        title="tagmatch",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.readiness_checks = []
+    app.state.metrics_registry = CollectorRegistry()
+
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    # Added last, so it is the outermost user middleware: it sees every response, CORS included.
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
+
+    app.include_router(health.router)
+    for router in (users.router, items.router, events.router):
+        app.include_router(router)
+    return app

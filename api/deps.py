@@ -1,0 +1,76 @@
+"""Annotated dependencies for routes: settings, a session per request, API-key auth, batch size."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.errors import ProblemError
+from api.settings import Settings
+from api.store.db import session_scope
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commit when the route returns, roll back when it raises."""
+    with session_scope(request.app.state.session_factory) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a failed commit is a 5xx, never a
+# 200 for data that was not written.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """With TAGMATCH_API_KEY set, /v1 needs `Authorization: Bearer <key>` or `X-API-Key`."""
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value()
+    given = request.headers.get("x-api-key")
+    if given is None:
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        given = credentials.strip() if scheme.lower() == "bearer" else None
+    if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "send the API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+ApiKeyDep = Depends(require_api_key)
+
+
+def batch_limit(field: str) -> Callable[[Request, Settings], Awaitable[None]]:
+    """A dependency refusing a batch longer than settings.max_batch with 413, before the
+    records are validated one by one (FastAPI has parsed the JSON already; it is cached).
+    """
+
+    async def check(request: Request, settings: SettingsDep) -> None:
+        try:
+            body = await request.json()
+        except ValueError:
+            return  # not JSON: body validation reports it as a 422
+        records = body.get(field) if isinstance(body, dict) else None
+        if isinstance(records, list) and len(records) > settings.max_batch:
+            raise ProblemError(
+                413,
+                "Batch too large",
+                f"{len(records)} {field} in one request; the limit is {settings.max_batch}",
+                [{"loc": ["body", field], "msg": f"at most {settings.max_batch} records"}],
+            )
+
+    return check

@@ -1,0 +1,27 @@
+"""POST /v1/events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from api import ingest
+from api.deps import ApiKeyDep, SessionDep, batch_limit
+from api.schemas.common import problem_responses
+from api.schemas.events import EventBatch, EventsAccepted
+
+router = APIRouter(
+    prefix="/v1/events", tags=["events"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+)
+
+
+@router.post(
+    "",
+    summary="Record interactions, idempotently by event id",
+    dependencies=[Depends(batch_limit("events"))],
+    responses=problem_responses(413, 422),
+)
+def post_events(batch: EventBatch, session: SessionDep) -> EventsAccepted:
+    """All or nothing. A resent event id is counted as a duplicate and not stored again.
+    Users and items not seen before are created on the fly."""
+    result = ingest.write_events(session, [event.to_record() for event in batch.events])
+    return EventsAccepted(accepted=result.accepted, duplicates=result.duplicates)

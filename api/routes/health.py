@@ -1,0 +1,37 @@
+"""Operations: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.errors import problem_response
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Ready to serve: every readiness check passes (store reachable, ...)",
+    response_model=None,
+    responses={503: {"description": "a check failed", "content": {"application/problem+json": {}}}},
+)
+def readyz(request: Request) -> Response | dict[str, object]:
+    checks = dict(check() for check in request.app.state.readiness_checks)
+    if all(checks.values()):
+        return {"status": "ready", "checks": checks}
+    failing = ", ".join(name for name, ok in checks.items() if not ok)
+    return problem_response(
+        request, 503, "Not ready", f"failing: {failing}", extra={"checks": checks}
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from api.schemas.common import ExternalId, StrictModel, TagWeights
+from api.store.tables import Item
+
+Category = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class ItemIn(StrictModel):
+    """Fields you send replace the stored ones; fields you leave out keep their value."""
+
+    id: ExternalId
+    title: str = Field(default="", max_length=1_000)
+    text: str = Field(default="", max_length=100_000)
+    tags: TagWeights = Field(default_factory=dict)
+    category: Category | None = None
+    published_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="not recommended from this moment on"
+    )
+
+    def to_record(self) -> dict[str, Any]:
+        return {"id": self.id, **{name: getattr(self, name) for name in self.model_fields_set}}
+
+
+class ItemBatch(StrictModel):
+    items: list[ItemIn]
+
+
+class Keyword(BaseModel):
+    keyword: str
+    weight: float
+
+
+class ItemOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    tags: dict[str, float]
+    keywords: list[Keyword] = Field(description="extracted from title and text, best first")
+    category: str | None
+    published_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, item: Item) -> ItemOut:
+        return cls(
+            id=item.id,
+            title=item.title,
+            text=item.text,
+            tags=item.tags,
+            keywords=[Keyword(keyword=kw, weight=w) for kw, w in item.keywords or []],
+            category=item.category,
+            published_at=item.published_at,
+            expires_at=item.expires_at,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+        )

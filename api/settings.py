@@ -1,0 +1,48 @@
+"""Service settings, read from the environment (prefix TAGMATCH_) or passed in code.
+
+Nothing is read at import time: `Settings()` is built by the CLI or by `create_app`, so tests
+and several apps in one process can each carry their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAGMATCH_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./tagmatch.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    model_dir: Path = Field(
+        default=Path("./models"), description="artifact directory, one dir per version"
+    )
+    log_level: LogLevel = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line; text: key=value for a terminal"
+    )
+    max_batch: int = Field(default=10_000, ge=1, description="records per ingest request")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="when set, /v1 requires `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+    )
+    model_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often to look for a new model"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS; empty list: CORS off"
+    )
+    db_pool_size: int = Field(
+        default=5, ge=1, description="connections kept per process (PostgreSQL)"
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="wait this long for a lock"
+    )

@@ -1,0 +1,1 @@
+"""The only place with SQL: engine and session (db), tables, one repository module per resource."""

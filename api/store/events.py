@@ -1,0 +1,82 @@
+"""Events: idempotent bulk insert and the per-user reads serving needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.store.bulk import chunks, insert_for
+from api.store.items import ensure_items
+from api.store.tables import Event
+from api.store.users import ensure_users
+
+EVENT_FIELDS = ("event_id", "user_id", "item_id", "type", "value", "ts")
+
+
+@dataclass(frozen=True, slots=True)
+class InsertedEvents:
+    accepted: int
+    duplicates: int  # already stored, or repeated within the same call
+
+
+def insert_events(session: Session, records: Sequence[Mapping[str, Any]]) -> InsertedEvents:
+    """Store events once per event_id; create unknown users and items on the way.
+
+    Records carry EVENT_FIELDS with `ts` timezone-aware. A repeated event_id, in this call
+    or stored earlier, is counted as a duplicate and not written again (first one wins).
+    """
+    first_by_id: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        first_by_id.setdefault(record["event_id"], record)
+    unique = list(first_by_id.values())
+    ensure_users(session, (record["user_id"] for record in unique))
+    ensure_items(session, (record["item_id"] for record in unique))
+    statement = (
+        insert_for(session, Event.__table__)  # type: ignore[arg-type]
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(Event.__table__.c.pk)
+    )
+    accepted = 0
+    for chunk in chunks(unique):
+        rows = [{field: record.get(field) for field in EVENT_FIELDS} for record in chunk]
+        # RETURNING through insertmanyvalues: one multi-row statement per batch, and the
+        # returned rows are exactly the inserted ones, so duplicates are counted exactly.
+        accepted += len(session.execute(statement, rows).all())
+    return InsertedEvents(accepted=accepted, duplicates=len(records) - accepted)
+
+
+def events_of_user(
+    session: Session, user_id: str, since: datetime | None = None, limit: int | None = None
+) -> list[Event]:
+    """A user's events, newest first, optionally only those at or after `since`."""
+    query = select(Event).where(Event.user_id == user_id).order_by(Event.ts.desc())
+    if since is not None:
+        query = query.where(Event.ts >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def seen_item_ids(session: Session, user_id: str, since: datetime | None = None) -> set[str]:
+    """Items a user interacted with (at or after `since`): what exclude_seen excludes."""
+    query = select(Event.item_id).where(Event.user_id == user_id).distinct()
+    if since is not None:
+        query = query.where(Event.ts >= since)
+    return set(session.scalars(query))
+
+
+def users_who_saw_item(session: Session, item_id: str, since: datetime | None = None) -> set[str]:
+    """Users with an event on an item: what an audience's exclude_seen excludes."""
+    query = select(Event.user_id).where(Event.item_id == item_id).distinct()
+    if since is not None:
+        query = query.where(Event.ts >= since)
+    return set(session.scalars(query))
+
+
+def count_events(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Event)) or 0)

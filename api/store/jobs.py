@@ -1,0 +1,74 @@
+"""Background jobs (training runs, ...): a row per job, claimed atomically so that one
+process runs it even when several replicas see it queued.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.store.tables import Job, utcnow
+
+
+def create_job(session: Session, kind: str) -> Job:
+    job = Job(id=uuid.uuid4().hex, kind=kind, status="queued", created_at=utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def list_jobs(session: Session, kind: str | None = None, limit: int = 50) -> list[Job]:
+    """Newest first."""
+    query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return list(session.scalars(query))
+
+
+def unfinished_job(session: Session, kind: str) -> Job | None:
+    """The oldest queued or running job of a kind: lets a caller avoid starting a second one."""
+    query = (
+        select(Job)
+        .where(Job.kind == kind, Job.status.in_(("queued", "running")))
+        .order_by(Job.created_at)
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def claim_job(session: Session, job_id: str) -> bool:
+    """queued -> running; False when someone else already claimed it."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued")
+        .values(status="running", started_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_job(
+    session: Session,
+    job_id: str,
+    *,
+    result: Mapping[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """running -> succeeded (with result) or failed (with error)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status="failed" if error is not None else "succeeded",
+            finished_at=utcnow(),
+            result=None if result is None else dict(result),
+            error=error,
+        )
+    )

@@ -1,0 +1,86 @@
+"""Users: bulk upsert, on-the-fly creation from events, lookup, erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Table, delete, select
+from sqlalchemy.orm import Session
+
+from api.store.bulk import group_by_fields, insert_missing, merge_by_id, upsert
+from api.store.tables import Base, Erasure, User, utcnow
+
+USER_FIELDS = ("attributes", "tags", "push_consent")
+
+# Rows that belong to a user and go with them on erasure. A new table holding per-user
+# rows (push history, ...) is erased by adding its user column here.
+USER_OWNED_COLUMNS: list[Column[Any]] = [Base.metadata.tables["events"].c.user_id]
+
+
+def upsert_users(session: Session, records: Sequence[Mapping[str, Any]]) -> int:
+    """Insert or update users; returns how many distinct ids were written.
+
+    Each record has "id" and any of USER_FIELDS. A field that is present replaces the stored
+    value; an absent one keeps it (or takes its default for a new user). The same id twice in
+    one call merges in order, so the later record wins field by field.
+    """
+    merged = merge_by_id(records)
+    now = utcnow()
+    table: Table = User.__table__  # type: ignore[assignment]
+    for fields, group in group_by_fields(merged).items():
+        rows = [_new_user_row(record, now) for record in group]
+        update = [*sorted(fields & set(USER_FIELDS)), "updated_at"]
+        upsert(session, table, "id", rows, update)
+    return len(merged)
+
+
+def _new_user_row(record: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "attributes": record.get("attributes", {}),
+        "tags": record.get("tags", {}),
+        "push_consent": record.get("push_consent", False),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def ensure_users(session: Session, user_ids: Iterable[str]) -> None:
+    """Create users that do not exist yet, with empty profiles; existing ones are untouched."""
+    now = utcnow()
+    rows = [_new_user_row({"id": user_id}, now) for user_id in dict.fromkeys(user_ids)]
+    insert_missing(session, User.__table__, rows)  # type: ignore[arg-type]
+
+
+def get_user(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_users(session: Session, user_ids: Iterable[str]) -> dict[str, User]:
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return {}
+    return {user.id: user for user in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def erase_user(session: Session, user_id: str) -> bool:
+    """Delete a user and every row they own; leave a tombstone. False if there was no user.
+
+    The delete runs before any read: on SQLite a write transaction that reads first can
+    lose its snapshot to a concurrent writer.
+    """
+    deleted = session.execute(delete(User).where(User.id == user_id)).rowcount  # type: ignore[attr-defined]
+    if not deleted:
+        return False
+    for column in USER_OWNED_COLUMNS:
+        session.execute(delete(column.table).where(column == user_id))
+    session.add(Erasure(user_id=user_id, erased_at=utcnow()))
+    session.flush()
+    return True
+
+
+def erased_user_ids_since(session: Session, since: datetime) -> set[str]:
+    """Users erased at or after `since`: serving drops them from an older model's answers."""
+    return set(session.scalars(select(Erasure.user_id).where(Erasure.erased_at >= since)))
