@@ -52,7 +52,14 @@ class TagConfig(_Section):
     behaviour_top_tags: int = Field(50, ge=1, description="interest tags kept per user")
     predict_min_confidence: float = Field(0.6, ge=0, le=1)
     predict_namespaces: tuple[str, ...] = ("age", "gender")
-    predict_neighbours: int = Field(25, ge=1)
+    predict_use_items: bool = Field(
+        True, description="predict from the items a user touched, not only their interest tags"
+    )
+    predict_use_declared: bool = Field(
+        True, description="also predict from declared tags outside predict_namespaces"
+    )
+    predict_c: float = Field(1.0, gt=0, description="inverse L2 strength of the classifier")
+    predict_max_train: int = Field(200_000, ge=10, description="declared users sampled to fit")
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
 
 
@@ -69,7 +76,11 @@ class HybridConfig(_Section):
         0.3, ge=0, le=1, description="a: joint = [sqrt(1-a) cf, sqrt(a) tag embedding]"
     )
     tag_dim: int = Field(32, ge=2, le=512)
-    ridge_lambda: float = Field(1.0, gt=0)
+    ridge_lambda: float = Field(1.0, gt=0, description="ridge penalty of the tags->factors maps")
+    ridge_max_features: int = Field(
+        8192, ge=1, description="most frequent tags used as ridge features (Gram matrix size)"
+    )
+    reason_tags: int = Field(3, ge=0, le=20, description="shared tags named per result")
 
 
 class IndexConfig(_Section):
@@ -77,6 +88,11 @@ class IndexConfig(_Section):
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_search: int = Field(128, ge=8)
     hnsw_ef_construction: int = Field(80, ge=8)
+    filter_exact_max: int = Field(
+        20_000, ge=0, description="a filter allowing at most this many ids is searched exactly"
+    )
+    build_threads: int = Field(1, ge=1, description="HNSW build threads; >1 is not reproducible")
+    exclude_seen: bool = Field(True, description="recommendations leave out items already seen")
 
 
 class EvalConfig(_Section):
@@ -84,6 +100,11 @@ class EvalConfig(_Section):
     holdout_days: float = Field(7.0, gt=0, description="time-based holdout: the last N days")
     holdout_max_fraction: float = Field(0.2, gt=0, lt=1)
     tolerance: float = Field(0.02, ge=0, description="relative nDCG drop still accepted")
+    cold_item_fraction: float = Field(
+        0.1, ge=0, lt=1, description="items whose events are all held out for the cold-start AUC"
+    )
+    audience_k: int = Field(100, ge=1, description="cut-off of the cold-item audience recall")
+    seed: int = 0
 
 
 class ModelConfig(_Section):

@@ -1,0 +1,226 @@
+"""Joint user/item vectors: CF factors and a tag embedding in one inner-product space.
+
+joint = [sqrt(1 - a) * cf / s, sqrt(a) * unit(tag embedding)], a = HybridConfig.tag_share, so
+one inner product scores (1 - a) * CF affinity + a * tag cosine, and one FAISS index serves both.
+
+* Scales. Tag embeddings are unit rows (their inner product is a cosine in [-1, 1]). CF factors
+  are divided by the root-mean-square norm of the warm rows of their side, not per row: the
+  norm of an ALS item vector carries its popularity and the norm of a user vector how much we
+  know about them, both worth keeping; after the division a typical CF product is also O(1).
+* Tag embedding. A truncated SVD of the stacked item and user tag matrices (each block scaled to
+  equal total mass so millions of users do not drown thousands of items). Users' rows hold
+  declared attributes next to the tags of what they consumed, so the SVD places `age:25-34`
+  near the genres that age band consumes; that is what lets a user with only attributes
+  meet items by tags. It is unsupervised, deterministic and cheap, which a learned mapping
+  (e.g. LightFM-style feature embeddings) would not be at the same cost.
+* Cold start. Ridge regressions tags -> CF factors, closed form with an intercept, fitted on
+  warm items (item tags) and warm users (declared tags only: all a new user brings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
+
+from matching.base import unit_rows
+from matching.config import HybridConfig
+from matching.tagspace import TagSpace
+from matching.vocabulary import Vocabulary
+
+_DENSE_GRAM_MAX = 4096  # up to this many tags an exact eigendecomposition of X'X is cheapest
+CF_REASON = {"recommend": "users like you", "audience": "similar users engaged"}
+
+
+def l2_normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
+
+
+def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
+    n_cols = matrix.shape[1]
+    if n_cols <= _DENSE_GRAM_MAX:
+        gram = (matrix.T @ matrix).toarray().astype(np.float64)
+        values, vectors = np.linalg.eigh(gram)
+        order = np.argsort(values)[::-1][:k]
+        keep = order[values[order] > 1e-9 * max(values.max(), 1e-30)]
+        return vectors[:, keep]
+    k = min(k, min(matrix.shape) - 1)
+    v0 = np.random.default_rng(seed).standard_normal(min(matrix.shape))
+    _, sigma, vt = svds(matrix.astype(np.float64), k=k, v0=v0)
+    order = np.argsort(sigma)[::-1]
+    return vt[order].T
+
+
+def fit_tag_components(
+    item_tags: sp.csr_matrix, user_tags: sp.csr_matrix, dim: int, seed: int = 0
+) -> np.ndarray:
+    """(n_tags, k <= dim) projection onto the main tag co-occurrence directions."""
+    blocks = []
+    for block in (item_tags, user_tags):
+        filled = int((np.diff(block.indptr) > 0).sum())
+        if filled:
+            blocks.append(block * (1.0 / np.sqrt(filled)))
+    n_tags = item_tags.shape[1]
+    if not blocks or n_tags == 0:
+        return np.zeros((n_tags, 0), np.float32)
+    stacked = sp.csr_matrix(sp.vstack(blocks))
+    return _top_right_singular_vectors(stacked, dim, seed).astype(np.float32)
+
+
+@dataclass(slots=True)
+class RidgeProjection:
+    """factors ~ intercept + tags[:, columns] @ weights."""
+
+    columns: np.ndarray  # int64 tag columns used as features
+    weights: np.ndarray  # (len(columns), n_factors) float32
+    intercept: np.ndarray  # (n_factors,) float32
+
+    def apply(self, tags: sp.csr_matrix) -> np.ndarray:
+        features = sp.csr_matrix(tags)[:, self.columns]
+        return np.asarray(features @ self.weights, dtype=np.float32) + self.intercept
+
+
+def fit_ridge(
+    features: sp.csr_matrix, targets: np.ndarray, lam: float, max_features: int
+) -> RidgeProjection:
+    """Closed-form ridge with an unpenalised intercept (centred normal equations).
+
+    Features are capped to the `max_features` most frequent tags: rarer tags have too few
+    rows to move a regularised weight, and the Gram matrix stays small enough to factorise.
+    """
+    n_rows, n_factors = targets.shape
+    if n_rows == 0:
+        return RidgeProjection(
+            np.zeros(0, np.int64),
+            np.zeros((0, n_factors), np.float32),
+            np.zeros(n_factors, np.float32),
+        )
+    features = sp.csr_matrix(features, dtype=np.float64)
+    frequency = np.bincount(features.indices, minlength=features.shape[1])
+    used = np.flatnonzero(frequency)
+    if len(used) > max_features:
+        used = np.sort(used[np.argsort(-frequency[used], kind="stable")[:max_features]])
+    x = sp.csc_matrix(features[:, used])
+    y = targets.astype(np.float64)
+    x_mean = np.asarray(x.mean(axis=0)).ravel()
+    y_mean = y.mean(axis=0)
+    gram = (x.T @ x).toarray() - n_rows * np.outer(x_mean, x_mean)
+    gram[np.diag_indices_from(gram)] += lam
+    cross = np.asarray(x.T @ y) - n_rows * np.outer(x_mean, y_mean)
+    weights = la.solve(gram, cross, assume_a="pos") if len(used) else np.zeros((0, n_factors))
+    intercept = y_mean - x_mean @ weights
+    return RidgeProjection(
+        used.astype(np.int64), weights.astype(np.float32), intercept.astype(np.float32)
+    )
+
+
+def _rms_norm(vectors: np.ndarray) -> float:
+    if len(vectors) == 0:
+        return 1.0
+    rms = float(np.sqrt(np.mean(np.sum(vectors.astype(np.float64) ** 2, axis=1))))
+    return rms if rms > 0 else 1.0
+
+
+@dataclass(slots=True)
+class HybridSpace:
+    """Everything needed to place any user or item, known or new, in the joint space."""
+
+    tag_components: np.ndarray  # (n_tags, tag_dim)
+    item_projection: RidgeProjection
+    user_projection: RidgeProjection
+    user_cf_scale: float
+    item_cf_scale: float
+    tag_share: float
+    n_factors: int
+
+    @property
+    def dim(self) -> int:
+        return self.n_factors + self.tag_components.shape[1]
+
+    def embed_tags(self, tags: sp.csr_matrix) -> np.ndarray:
+        return unit_rows(np.asarray(sp.csr_matrix(tags) @ self.tag_components, dtype=np.float32))
+
+    def joint(self, cf: np.ndarray, tags: sp.csr_matrix, side: str) -> np.ndarray:
+        scale = self.user_cf_scale if side == "user" else self.item_cf_scale
+        cf_part = np.sqrt(1.0 - self.tag_share) * cf / scale
+        tag_part = np.sqrt(self.tag_share) * self.embed_tags(tags)
+        return np.hstack([cf_part, tag_part]).astype(np.float32)
+
+    def cold_user(self, declared: sp.csr_matrix) -> np.ndarray:
+        """Joint vectors of users known only by their declared tags."""
+        return self.joint(self.user_projection.apply(declared), declared, "user")
+
+    def cold_item(self, item_tags: sp.csr_matrix) -> np.ndarray:
+        return self.joint(self.item_projection.apply(item_tags), item_tags, "item")
+
+    def cf_and_tag_parts(
+        self, query: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Split inner products of one query vector with candidates into CF and tag parts."""
+        f = self.n_factors
+        return candidates[:, :f] @ query[:f], candidates[:, f:] @ query[f:]
+
+
+def build_hybrid(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    interactions: sp.csr_matrix,
+    tagspace: TagSpace,
+    config: HybridConfig,
+    seed: int = 0,
+) -> tuple[HybridSpace, np.ndarray, np.ndarray]:
+    """(space, user joint vectors, item joint vectors). Rows without events are cold:
+    their CF part comes from the tag projections."""
+    warm_users = np.diff(interactions.indptr) > 0
+    warm_items = np.bincount(interactions.indices, minlength=interactions.shape[1]) > 0
+    user_tags = sp.csr_matrix(tagspace.user_matrix(), dtype=np.float32)
+    item_tags = sp.csr_matrix(tagspace.item_tags, dtype=np.float32)
+    # unit rows, as TagSpace.user_tag_vector hands us a new user's declared tags
+    declared = l2_normalise_rows(tagspace.user_declared)
+    space = HybridSpace(
+        tag_components=fit_tag_components(item_tags, user_tags, config.tag_dim, seed),
+        item_projection=fit_ridge(
+            item_tags[warm_items],
+            item_factors[warm_items],
+            config.ridge_lambda,
+            config.ridge_max_features,
+        ),
+        user_projection=fit_ridge(
+            declared[warm_users],
+            user_factors[warm_users],
+            config.ridge_lambda,
+            config.ridge_max_features,
+        ),
+        user_cf_scale=_rms_norm(user_factors[warm_users]),
+        item_cf_scale=_rms_norm(item_factors[warm_items]),
+        tag_share=config.tag_share,
+        n_factors=user_factors.shape[1],
+    )
+    user_cf = user_factors.copy()
+    item_cf = item_factors.copy()
+    if (~warm_users).any():
+        user_cf[~warm_users] = space.user_projection.apply(declared[~warm_users])
+    if (~warm_items).any():
+        item_cf[~warm_items] = space.item_projection.apply(item_tags[~warm_items])
+    return space, space.joint(user_cf, user_tags, "user"), space.joint(item_cf, item_tags, "item")
+
+
+def shared_tags(
+    query_tags: sp.csr_matrix, candidate_tags: sp.csr_matrix, tags: Vocabulary, top: int
+) -> list[list[str]]:
+    """Per candidate, the tags it shares with the query, strongest product of weights first."""
+    products = sp.csr_matrix(sp.csr_matrix(candidate_tags).multiply(sp.csr_matrix(query_tags)))
+    products.eliminate_zeros()
+    out: list[list[str]] = []
+    for row in range(products.shape[0]):
+        start, end = products.indptr[row], products.indptr[row + 1]
+        cols, weights = products.indices[start:end], products.data[start:end]
+        best = cols[np.lexsort((cols, -weights))[:top]]
+        out.append(tags.lookup(best))
+    return out

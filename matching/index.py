@@ -1,0 +1,169 @@
+"""Inner-product search over joint vectors with FAISS, filters applied inside the search.
+
+Up to IndexConfig.exact_max rows the index is exact (IndexFlatIP); above it, HNSW with an
+inner-product metric. Allowed/excluded ids become one IDSelectorBitmap passed in the search
+parameters, so FAISS only ever collects eligible ids and `n` results come back when `n`
+eligible rows exist. HNSW can still miss some when the filter is very selective (the graph
+walk meets few eligible nodes); a filter admitting at most `filter_exact_max` ids is therefore
+searched by brute force over just those rows (cheaper than the walk anyway), and any query
+HNSW answers short is re-run exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from matching.base import PAD_ID, PAD_SCORE, top_n
+from matching.config import IndexConfig
+
+_EXACT_CHUNK_ROWS = 1 << 18
+
+
+class VectorIndex:
+    def __init__(self, vectors: np.ndarray, index: faiss.Index, config: IndexConfig) -> None:
+        if index.ntotal != len(vectors):
+            raise ValueError("index and vectors disagree on the number of rows")
+        self.vectors = vectors
+        self.index = index
+        self.config = config
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "flat"
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, config: IndexConfig) -> VectorIndex:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape
+        index: faiss.Index
+        if n <= config.exact_max:
+            index = faiss.IndexFlatIP(dim)
+            index.add(vectors)
+        else:
+            index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = config.hnsw_ef_construction
+            index.hnsw.efSearch = config.hnsw_ef_search
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(config.build_threads)  # 1 = the same graph every run
+            try:
+                index.add(vectors)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        return cls(vectors, index, config)
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, vectors: np.ndarray, config: IndexConfig) -> VectorIndex:
+        return cls(vectors, faiss.read_index(str(path)), config)
+
+    def search(
+        self,
+        queries: np.ndarray,
+        n: int,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top n rows by inner product per query; (-1, -inf) padding when fewer qualify."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        m, total = len(queries), len(self)
+        eligible = self._eligible(allowed, excluded)
+        count = total if eligible is None else int(eligible.sum())
+        if n <= 0 or count == 0:
+            return top_n(np.full((m, 0), PAD_SCORE, np.float32), n)
+        filtered = eligible is not None and count < total
+        if self.kind == "hnsw" and filtered and count <= self.config.filter_exact_max:
+            assert eligible is not None
+            return self.exact(queries, n, np.flatnonzero(eligible))
+        k = min(n, total)
+        params, bitmap = self._params(eligible if filtered else None, k)
+        distances, ids = self.index.search(queries, k, params=params)
+        del bitmap  # FAISS reads it through a raw pointer: keep it alive until here
+        ids = ids.astype(np.int64)
+        scores = np.where(ids >= 0, distances, PAD_SCORE).astype(np.float32)
+        short = (ids >= 0).sum(axis=1) < min(k, count)
+        if short.any():
+            rows = None if eligible is None else np.flatnonzero(eligible)
+            ids[short], scores[short] = self.exact(queries[short], k, rows)
+        return _pad(ids, scores, n)
+
+    def exact(
+        self, queries: np.ndarray, n: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over `rows` (all when None), in chunks of rows."""
+        best_ids = np.full((len(queries), 0), PAD_ID, np.int64)
+        best_scores = np.full((len(queries), 0), PAD_SCORE, np.float32)
+        total = len(self) if rows is None else len(rows)
+        for start in range(0, total, _EXACT_CHUNK_ROWS):
+            block_rows = (
+                np.arange(start, min(start + _EXACT_CHUNK_ROWS, total))
+                if rows is None
+                else rows[start : start + _EXACT_CHUNK_ROWS]
+            )
+            scores = queries @ np.asarray(self.vectors[block_rows]).T
+            ids, top = top_n(scores, n)
+            ids = np.where(ids >= 0, block_rows[np.maximum(ids, 0)], PAD_ID)
+            merged_ids = np.hstack([best_ids, ids])
+            merged = np.hstack([best_scores, top])
+            order, best_scores = top_n(merged, n)
+            best_ids = np.where(
+                order >= 0, np.take_along_axis(merged_ids, np.maximum(order, 0), 1), PAD_ID
+            )
+        return _pad(best_ids, best_scores, n)
+
+    def _eligible(
+        self, allowed: np.ndarray | None, excluded: np.ndarray | None
+    ) -> np.ndarray | None:
+        if allowed is None and (excluded is None or len(excluded) == 0):
+            return None
+        total = len(self)
+        if allowed is None:
+            mask = np.ones(total, dtype=bool)
+        else:
+            mask = np.zeros(total, dtype=bool)
+            rows = np.asarray(allowed, dtype=np.int64)
+            mask[rows[(rows >= 0) & (rows < total)]] = True
+        if excluded is not None and len(excluded):
+            rows = np.asarray(excluded, dtype=np.int64)
+            mask[rows[(rows >= 0) & (rows < total)]] = False
+        return mask
+
+    def _params(
+        self, eligible: np.ndarray | None, k: int
+    ) -> tuple[faiss.SearchParameters | None, np.ndarray | None]:
+        selector = None
+        bitmap = None
+        if eligible is not None:
+            bitmap = np.packbits(eligible, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(eligible), faiss.swig_ptr(bitmap))
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+                efSearch=max(self.config.hnsw_ef_search, k)
+            )
+            if selector is not None:
+                params.sel = selector
+            return params, bitmap
+        if selector is None:
+            return None, None
+        return faiss.SearchParameters(sel=selector), bitmap  # type: ignore[call-arg]
+
+
+def _pad(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if ids.shape[1] >= n:
+        return ids[:, :n], scores[:, :n]
+    width = n - ids.shape[1]
+    return (
+        np.hstack([ids, np.full((len(ids), width), PAD_ID, np.int64)]),
+        np.hstack([scores, np.full((len(ids), width), PAD_SCORE, np.float32)]),
+    )

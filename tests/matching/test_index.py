@@ -1,0 +1,100 @@
+"""FAISS search: HNSW recall against exact, filters inside the search, padding, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching.base import PAD_ID
+from matching.config import IndexConfig
+from matching.index import VectorIndex
+
+HNSW = IndexConfig(exact_max=1000)  # shipped HNSW parameters, forced on by the size
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    """Vectors around 64 centres with varying norms, like joint vectors (not uniform noise)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((64, dim))
+    points = centres[rng.integers(0, 64, n)] + 0.6 * rng.standard_normal((n, dim))
+    return (points * rng.uniform(0.5, 1.5, (n, 1))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def hnsw_index() -> tuple[VectorIndex, VectorIndex, np.ndarray]:
+    vectors = _clustered(20_000, 32, seed=1)
+    queries = _clustered(200, 32, seed=2)
+    approximate = VectorIndex.build(vectors, HNSW)
+    exact = VectorIndex.build(vectors, IndexConfig(exact_max=50_000))
+    return approximate, exact, queries
+
+
+def test_kind_follows_size():
+    small = VectorIndex.build(_clustered(50, 8, 0), IndexConfig(exact_max=50))
+    large = VectorIndex.build(_clustered(51, 8, 0), IndexConfig(exact_max=50))
+    assert (small.kind, large.kind) == ("flat", "hnsw")
+
+
+def test_hnsw_recall_against_exact(hnsw_index):
+    approximate, exact, queries = hnsw_index
+    assert approximate.kind == "hnsw" and exact.kind == "flat"
+    found, _ = approximate.search(queries, 10)
+    truth, _ = exact.search(queries, 10)
+    hits = sum(len(set(a) & set(t)) for a, t in zip(found.tolist(), truth.tolist(), strict=True))
+    assert hits / truth.size >= 0.9
+
+
+def test_exact_matches_numpy(hnsw_index):
+    _, exact, queries = hnsw_index
+    ids, scores = exact.search(queries[:5], 7)
+    reference = queries[:5] @ exact.vectors.T
+    assert np.allclose(scores, -np.sort(-reference, axis=1)[:, :7], atol=1e-4)
+    assert np.allclose(np.take_along_axis(reference, ids, 1), scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("which", ["hnsw", "flat"])
+@pytest.mark.parametrize("n_allowed", [5, 300, 15_000])
+def test_filters_return_n_when_possible(hnsw_index, which, n_allowed):
+    approximate, exact, queries = hnsw_index
+    index = approximate if which == "hnsw" else exact
+    config = IndexConfig(**{**HNSW.model_dump(), "filter_exact_max": 100})
+    index = VectorIndex(index.vectors, index.index, config)
+    rng = np.random.default_rng(n_allowed)
+    allowed = rng.choice(len(index), size=n_allowed, replace=False)
+    excluded = allowed[:2]
+    ids, scores = index.search(queries[:20], 10, allowed=allowed, excluded=excluded)
+    eligible = set(allowed.tolist()) - set(excluded.tolist())
+    expected = min(10, len(eligible))
+    assert ((ids != PAD_ID).sum(axis=1) == expected).all()
+    assert set(ids[ids != PAD_ID].tolist()) <= eligible
+    assert np.all(np.diff(np.where(ids == PAD_ID, -3e38, scores), axis=1) <= 0)
+
+
+def test_exclusion_without_allowed_and_padding(hnsw_index):
+    approximate, _, queries = hnsw_index
+    first, _ = approximate.search(queries[:3], 5)
+    again, _ = approximate.search(queries[:3], 5, excluded=first.ravel())
+    assert not set(again.ravel().tolist()) & set(first.ravel().tolist())
+    small = VectorIndex.build(_clustered(4, 8, 0), IndexConfig())
+    ids, scores = small.search(_clustered(2, 8, 3), 6, excluded=np.array([1]))
+    assert ((ids != PAD_ID).sum(axis=1) == 3).all() and (ids[:, 3:] == PAD_ID).all()
+    assert np.isneginf(scores[:, 3:]).all()
+    ids, _ = small.search(_clustered(1, 8, 3), 3, allowed=np.array([], np.int64))
+    assert (ids == PAD_ID).all()
+
+
+def test_hnsw_build_is_deterministic():
+    vectors = _clustered(3000, 16, seed=4)
+    config = IndexConfig(exact_max=100, hnsw_m=8, hnsw_ef_construction=20, hnsw_ef_search=16)
+    queries = _clustered(30, 16, seed=5)
+    first = VectorIndex.build(vectors, config).search(queries, 10)
+    second = VectorIndex.build(vectors, config).search(queries, 10)
+    assert np.array_equal(first[0], second[0])
+
+
+def test_save_load_roundtrip(tmp_path, hnsw_index):
+    approximate, _, queries = hnsw_index
+    approximate.save(tmp_path / "items.faiss")
+    loaded = VectorIndex.load(tmp_path / "items.faiss", approximate.vectors, approximate.config)
+    assert loaded.kind == "hnsw"
+    assert np.array_equal(loaded.search(queries[:5], 5)[0], approximate.search(queries[:5], 5)[0])
