@@ -65,16 +65,17 @@ def fit_als(confidence: sp.csr_matrix, config: ALSConfig) -> tuple[np.ndarray, n
         return user_factors, item_factors
     scaled = confidence.astype(np.float32, copy=True)
     scaled.data = 1.0 + config.alpha * scaled.data
-    model = AlternatingLeastSquares(
-        factors=config.factors,
-        regularization=config.regularization,
-        alpha=1.0,
-        iterations=config.iterations,
-        random_state=config.random_state,
-        dtype=np.float32,
-    )
-    # implicit parallelises over users itself; a multithreaded BLAS underneath only contends.
+    # implicit parallelises over users itself; a multithreaded BLAS underneath only contends
+    # (and implicit warns about it when the model is constructed).
     with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            alpha=1.0,
+            iterations=config.iterations,
+            random_state=config.random_state,
+            dtype=np.float32,
+        )
         model.fit(scaled, show_progress=False)
     user_factors[:] = np.asarray(model.user_factors, dtype=np.float32)
     item_factors[:] = np.asarray(model.item_factors, dtype=np.float32)

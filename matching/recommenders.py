@@ -56,8 +56,8 @@ class RawALS(FactorRecommender):
         self.random_state = random_state
 
     def fit(self, data: TrainingData) -> RawALS:
-        model = AlternatingLeastSquares(random_state=self.random_state)
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(random_state=self.random_state)
             model.fit(_binary(data.interactions), show_progress=False)
         self._set_vectors(model.user_factors, model.item_factors)
         return self

@@ -1,0 +1,220 @@
+"""A model version on disk: one directory, written atomically, loaded memory-mapped.
+
+Layout: `<version>/manifest.json` + numpy arrays (`*.npy`, no pickles) + `users.faiss` /
+`items.faiss` + id lists (`*.json`). Everything is written into a hidden sibling temp
+directory, each file fsynced, the manifest last; then one os.rename puts the directory under
+its final name. A crash at any point leaves either no directory with that name or a complete
+one, and `load_model` refuses a directory whose manifest is missing or unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from matching.config import ModelConfig
+from matching.hybrid import HybridSpace, RidgeProjection
+from matching.index import VectorIndex
+from matching.model import TrainedModel
+from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
+from matching.vocabulary import Vocabulary
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+TEMP_MARKER = ".tmp-"
+
+
+class IncompleteArtifact(RuntimeError):
+    """The directory is not a complete model version (no manifest, or files missing)."""
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _arrays(model: TrainedModel) -> dict[str, np.ndarray]:
+    space = model.space
+    arrays = {
+        "user_vectors": model.user_vectors,
+        "item_vectors": model.item_vectors,
+        "popularity": model.popularity,
+        "seen_indptr": model.seen.indptr,
+        "seen_indices": model.seen.indices,
+        "item_category": model.item_category,
+        "tag_components": space.tag_components,
+        "item_projection_columns": space.item_projection.columns,
+        "item_projection_weights": space.item_projection.weights,
+        "item_projection_intercept": space.item_projection.intercept,
+        "user_projection_columns": space.user_projection.columns,
+        "user_projection_weights": space.user_projection.weights,
+        "user_projection_intercept": space.user_projection.intercept,
+    }
+    arrays.update({f"tagspace.{k}": v for k, v in tagspace_to_arrays(model.tagspace).items()})
+    return {name: np.asarray(value) for name, value in arrays.items()}
+
+
+def save_model(model: TrainedModel, directory: Path) -> None:
+    """Write `model` to `directory` (which must not exist yet) atomically."""
+    directory = Path(directory)
+    if directory.exists():
+        raise FileExistsError(f"model directory already exists: {directory}")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    temp = directory.parent / f".{directory.name}{TEMP_MARKER}{uuid.uuid4().hex[:8]}"
+    temp.mkdir()
+    try:
+        files: list[str] = []
+        for name, array in _arrays(model).items():
+            path = temp / f"{name}.npy"
+            np.save(path, array, allow_pickle=False)
+            files.append(path.name)
+        for name, vocab in (
+            ("users", model.users),
+            ("items", model.items),
+            ("categories", model.categories),
+        ):
+            (temp / f"{name}.json").write_text(json.dumps(vocab.to_list(), ensure_ascii=False))
+            files.append(f"{name}.json")
+        model.user_index.save(temp / "users.faiss")
+        model.item_index.save(temp / "items.faiss")
+        files += ["users.faiss", "items.faiss"]
+        for name in files:
+            _fsync_file(temp / name)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": model.version,
+            "digest": model.digest,
+            "config": model.config.model_dump(mode="json"),
+            "metrics": model.metrics,
+            "created_at": model.created_at,
+            "snapshot_time": model.snapshot_time,
+            "counts": model.counts,
+            "space": {
+                "user_cf_scale": model.space.user_cf_scale,
+                "item_cf_scale": model.space.item_cf_scale,
+                "tag_share": model.space.tag_share,
+                "n_factors": model.space.n_factors,
+            },
+            "files": sorted(files),
+        }
+        with open(temp / MANIFEST, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, ensure_ascii=False, indent=1, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_dir(temp)
+        os.rename(temp, directory)
+        _fsync_dir(directory.parent)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IncompleteArtifact(f"{directory}: no readable manifest ({exc})") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IncompleteArtifact(
+            f"{directory}: unsupported format {manifest.get('format_version')}"
+        )
+    missing = [name for name in manifest.get("files", []) if not (Path(directory) / name).is_file()]
+    if missing or not manifest.get("files"):
+        raise IncompleteArtifact(f"{directory}: missing files {missing[:5]}")
+    return manifest
+
+
+def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    mode: Literal["r"] | None = "r" if mmap else None
+    arrays: dict[str, np.ndarray] = {
+        name[: -len(".npy")]: np.load(directory / name, mmap_mode=mode, allow_pickle=False)
+        for name in manifest["files"]
+        if name.endswith(".npy")
+    }
+
+    def vocab(name: str) -> Vocabulary:
+        return Vocabulary.from_list(json.loads((directory / f"{name}.json").read_text("utf-8")))
+
+    def projection(side: str) -> RidgeProjection:
+        return RidgeProjection(
+            arrays[f"{side}_projection_columns"],
+            arrays[f"{side}_projection_weights"],
+            arrays[f"{side}_projection_intercept"],
+        )
+
+    config = ModelConfig.model_validate(manifest["config"])
+    space_meta: Mapping[str, Any] = manifest["space"]
+    users, items = vocab("users"), vocab("items")
+    tag_arrays = {k[len("tagspace.") :]: v for k, v in arrays.items() if k.startswith("tagspace.")}
+    seen = sp.csr_matrix(
+        (
+            np.ones(len(arrays["seen_indices"]), np.float32),
+            arrays["seen_indices"],
+            arrays["seen_indptr"],
+        ),
+        shape=(len(users), len(items)),
+    )
+    return TrainedModel(
+        version=manifest["version"],
+        config=config,
+        digest=manifest["digest"],
+        created_at=float(manifest["created_at"]),
+        snapshot_time=float(manifest["snapshot_time"]),
+        users=users,
+        items=items,
+        tagspace=tagspace_from_arrays(tag_arrays),
+        space=HybridSpace(
+            tag_components=arrays["tag_components"],
+            item_projection=projection("item"),
+            user_projection=projection("user"),
+            user_cf_scale=float(space_meta["user_cf_scale"]),
+            item_cf_scale=float(space_meta["item_cf_scale"]),
+            tag_share=float(space_meta["tag_share"]),
+            n_factors=int(space_meta["n_factors"]),
+        ),
+        user_vectors=arrays["user_vectors"],
+        item_vectors=arrays["item_vectors"],
+        popularity=arrays["popularity"],
+        seen=seen,
+        categories=vocab("categories"),
+        item_category=arrays["item_category"],
+        user_index=VectorIndex.load(
+            directory / "users.faiss", arrays["user_vectors"], config.index
+        ),
+        item_index=VectorIndex.load(
+            directory / "items.faiss", arrays["item_vectors"], config.index
+        ),
+        metrics=manifest.get("metrics", {}),
+    )
+
+
+def remove_stale_temp_dirs(parent: Path) -> list[Path]:
+    """Delete temp directories a crashed save left behind; returns what was removed."""
+    removed = []
+    for path in Path(parent).glob(f".*{TEMP_MARKER}*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,290 @@
+"""The trained model a serving process answers with: ids in, ids out.
+
+A TrainedModel is immutable once built (or loaded, possibly memory-mapped), so one instance is
+shared by every request thread. It answers three questions over one joint vector space:
+recommend (user -> items), similar_items (item -> items) and audience (item -> users), for
+known ids and for new ones described by attributes or tags (cold start).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from matching.base import PAD_ID, PAD_SCORE, top_n
+from matching.config import ModelConfig
+from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
+from matching.index import VectorIndex
+from matching.tagspace import TagSpace
+from matching.vocabulary import Vocabulary
+
+Strategy = Literal["personal", "cold_start", "popular"]
+POPULAR_REASON = "popular"
+SIMILAR_CF_REASON = "liked by the same users"
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    id: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendations:
+    strategy: Strategy
+    items: list[Scored]
+
+
+@dataclass(slots=True)
+class TrainedModel:
+    version: str
+    config: ModelConfig
+    digest: str
+    created_at: float
+    snapshot_time: float
+    users: Vocabulary
+    items: Vocabulary
+    tagspace: TagSpace
+    space: HybridSpace
+    user_vectors: np.ndarray  # (n_users, dim) joint
+    item_vectors: np.ndarray  # (n_items, dim) joint
+    popularity: np.ndarray  # (n_items,) summed decayed event weight
+    seen: sp.csr_matrix  # (n_users, n_items) structure of the training interactions
+    categories: Vocabulary
+    item_category: np.ndarray  # (n_items,) int32 row into categories, -1 for none
+    user_index: VectorIndex
+    item_index: VectorIndex
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    # ---- lookups used to build filters -------------------------------------------------
+    def item_rows(self, ids: Iterable[str]) -> np.ndarray:
+        return self.items.indices(ids)
+
+    def user_rows(self, ids: Iterable[str]) -> np.ndarray:
+        return self.users.indices(ids)
+
+    def items_with_tag(self, tag: str) -> np.ndarray:
+        column = self.tagspace.tags.index(tag)
+        if column is None:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(self.tagspace.item_tags[:, column].toarray().ravel()).astype(np.int64)
+
+    def items_in_category(self, category: str) -> np.ndarray:
+        code = self.categories.index(category)
+        if code is None:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(np.asarray(self.item_category) == code).astype(np.int64)
+
+    def is_warm_user(self, row: int) -> bool:
+        return bool(self.seen.indptr[row + 1] > self.seen.indptr[row])
+
+    def user_tags(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Users' matching tag vectors (TagSpace.user_matrix) for just these rows."""
+        ts = self.tagspace
+        subset = dataclasses.replace(
+            ts,
+            user_declared=ts.user_declared[rows],
+            user_behavioural=ts.user_behavioural[rows],
+            user_predicted=ts.user_predicted[rows],
+        )
+        return sp.csr_matrix(subset.user_matrix())
+
+    # ---- the three questions -----------------------------------------------------------
+    def recommend(
+        self,
+        user_id: str | None,
+        n: int,
+        *,
+        attributes: Mapping[str, object] | None = None,
+        declared_tags: Mapping[str, float] | None = None,
+        exclude_item_ids: Iterable[str] = (),
+        allowed_item_rows: np.ndarray | None = None,
+        exclude_seen: bool | None = None,
+    ) -> Recommendations:
+        """personal for a known user with history; cold_start from attributes/declared tags
+        (given, or as stored for a known user without events); otherwise popular."""
+        row = self.users.index(user_id) if user_id is not None else None
+        excluded = self.item_rows(exclude_item_ids)
+        if row is not None and self.is_warm_user(row):
+            if self.config.index.exclude_seen if exclude_seen is None else exclude_seen:
+                seen = self.seen.indices[self.seen.indptr[row] : self.seen.indptr[row + 1]]
+                excluded = np.concatenate([excluded, seen])
+            query = np.asarray(self.user_vectors[row])
+            tags = self.user_tags(np.array([row]))
+            return Recommendations(
+                "personal",
+                self._items_for(query, tags, n, allowed_item_rows, excluded, "recommend"),
+            )
+        tags = self._declared_row(row, attributes, declared_tags)
+        if tags.nnz:
+            query = self.space.cold_user(tags)[0]
+            return Recommendations(
+                "cold_start",
+                self._items_for(query, tags, n, allowed_item_rows, excluded, "recommend"),
+            )
+        return Recommendations("popular", self.popular(n, allowed_item_rows, excluded))
+
+    def similar_items(
+        self,
+        item_id: str | None,
+        n: int,
+        *,
+        title: str = "",
+        text: str = "",
+        tags: Mapping[str, float] | None = None,
+        allowed_item_rows: np.ndarray | None = None,
+        exclude_item_ids: Iterable[str] = (),
+    ) -> list[Scored]:
+        """Items closest by inner product in the joint space (what this item's audience
+        likes). An unknown item is placed by its tags; with no usable tags there is no
+        answer."""
+        excluded = self.item_rows(exclude_item_ids)
+        query, query_tags = self._item_query(item_id, title, text, tags)
+        if query is None:
+            return []
+        row = self.items.index(item_id) if item_id is not None else None
+        if row is not None:
+            excluded = np.append(excluded, row)
+        return self._items_for(query, query_tags, n, allowed_item_rows, excluded, "similar")
+
+    def audience(
+        self,
+        item_id: str | None,
+        n: int,
+        *,
+        title: str = "",
+        text: str = "",
+        tags: Mapping[str, float] | None = None,
+        allowed_user_rows: np.ndarray | None = None,
+        exclude_user_ids: Iterable[str] = (),
+    ) -> list[Scored]:
+        """Users most likely to engage with an item, known or described by its tags."""
+        query, query_tags = self._item_query(item_id, title, text, tags)
+        if query is None:
+            return []
+        excluded = self.user_rows(exclude_user_ids)
+        ids, scores = self.user_index.search(query[None, :], n, allowed_user_rows, excluded)
+        rows = ids[0][ids[0] != PAD_ID]
+        reasons = self._reasons(
+            query, query_tags, self.user_vectors, self.user_tags(rows), rows, "audience"
+        )
+        return [
+            Scored(self.users.id(int(r)), float(s), why)
+            for r, s, why in zip(rows, scores[0][: len(rows)], reasons, strict=True)
+        ]
+
+    def popular(
+        self,
+        n: int,
+        allowed_item_rows: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+    ) -> list[Scored]:
+        scores = np.asarray(self.popularity, dtype=np.float32).copy()
+        if allowed_item_rows is not None:
+            allowed = np.zeros(len(scores), bool)
+            allowed[
+                allowed_item_rows[(allowed_item_rows >= 0) & (allowed_item_rows < len(scores))]
+            ] = True
+            scores[~allowed] = PAD_SCORE
+        if excluded is not None and len(excluded):
+            scores[excluded[(excluded >= 0) & (excluded < len(scores))]] = PAD_SCORE
+        ids, best = top_n(scores[None, :], n)
+        return [
+            Scored(self.items.id(int(r)), float(s), [POPULAR_REASON])
+            for r, s in zip(ids[0], best[0], strict=True)
+            if r != PAD_ID
+        ]
+
+    # ---- internals -----------------------------------------------------------------------
+    def _declared_row(
+        self,
+        row: int | None,
+        attributes: Mapping[str, object] | None,
+        declared_tags: Mapping[str, float] | None,
+    ) -> sp.csr_matrix:
+        if attributes or declared_tags:
+            return sp.csr_matrix(self.tagspace.user_tag_vector(attributes or {}, declared_tags))
+        if row is not None:
+            return l2_normalise_rows(self.tagspace.user_declared[row])
+        return sp.csr_matrix((1, len(self.tagspace.tags)), dtype=np.float32)
+
+    def _item_query(
+        self, item_id: str | None, title: str, text: str, tags: Mapping[str, float] | None
+    ) -> tuple[np.ndarray | None, sp.csr_matrix]:
+        row = self.items.index(item_id) if item_id is not None else None
+        if row is not None:
+            return np.asarray(self.item_vectors[row]), sp.csr_matrix(self.tagspace.item_tags[row])
+        vector = sp.csr_matrix(self.tagspace.item_tag_vector(title, text, tags))
+        if vector.nnz == 0:
+            return None, vector
+        return self.space.cold_item(vector)[0], vector
+
+    def _items_for(
+        self,
+        query: np.ndarray,
+        query_tags: sp.csr_matrix,
+        n: int,
+        allowed: np.ndarray | None,
+        excluded: np.ndarray,
+        purpose: str,
+    ) -> list[Scored]:
+        ids, scores = self.item_index.search(query[None, :], n, allowed, excluded)
+        rows = ids[0][ids[0] != PAD_ID]
+        candidate_tags = sp.csr_matrix(self.tagspace.item_tags[rows])
+        reasons = self._reasons(query, query_tags, self.item_vectors, candidate_tags, rows, purpose)
+        return [
+            Scored(self.items.id(int(r)), float(s), why)
+            for r, s, why in zip(rows, scores[0][: len(rows)], reasons, strict=True)
+        ]
+
+    def _reasons(
+        self,
+        query: np.ndarray,
+        query_tags: sp.csr_matrix,
+        vectors: np.ndarray,
+        candidate_tags: sp.csr_matrix,
+        rows: np.ndarray,
+        purpose: str,
+    ) -> list[list[str]]:
+        """Shared tags (strongest first), then the CF reason when CF outweighs the tags."""
+        if len(rows) == 0:
+            return []
+        names = shared_tags(
+            query_tags, candidate_tags, self.tagspace.tags, self.config.hybrid.reason_tags
+        )
+        cf, tag = self.space.cf_and_tag_parts(query, np.asarray(vectors[rows]))
+        cf_reason = CF_REASON.get(purpose, SIMILAR_CF_REASON)
+        return [
+            [*tags, cf_reason] if c > max(t, 0.0) else tags
+            for tags, c, t in zip(names, cf.tolist(), tag.tolist(), strict=True)
+        ]
+
+    # ---- persistence (matching/artifact.py) ----------------------------------------------
+    def save(self, directory: Path) -> None:
+        from matching.artifact import save_model
+
+        save_model(self, directory)
+
+    @classmethod
+    def load(cls, directory: Path, mmap: bool = True) -> TrainedModel:
+        from matching.artifact import load_model
+
+        return load_model(directory, mmap=mmap)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "users": len(self.users),
+            "items": len(self.items),
+            "tags": len(self.tagspace.tags),
+            "dim": int(self.item_index.dim),
+            "warm_users": int((np.diff(self.seen.indptr) > 0).sum()),
+            "interactions": int(self.seen.nnz),
+        }

@@ -1,0 +1,70 @@
+"""Model versions on disk: round trip, memory-mapped, atomic under a crash mid-write."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching import artifact
+from matching.artifact import IncompleteArtifact, remove_stale_temp_dirs
+from matching.config import ALSConfig, HybridConfig, ModelConfig
+from matching.model import TrainedModel
+from matching.pipeline import train
+
+CONFIG = ModelConfig(als=ALSConfig(factors=8, iterations=4), hybrid=HybridConfig(tag_dim=4))
+
+
+@pytest.fixture(scope="module")
+def artifact_model(engine_planted) -> TrainedModel:
+    return train(engine_planted.snapshot, CONFIG, version="a1", evaluate=False)
+
+
+def test_round_trip_answers_the_same(tmp_path, artifact_model):
+    artifact_model.save(tmp_path / "a1")
+    loaded = TrainedModel.load(tmp_path / "a1")
+    assert isinstance(loaded.item_vectors, np.memmap)
+    assert (loaded.version, loaded.digest) == ("a1", CONFIG.digest())
+    assert loaded.config == CONFIG and loaded.counts == artifact_model.counts
+    for user in ("u0", "u88", "nobody"):
+        assert loaded.recommend(user, 5) == artifact_model.recommend(user, 5)
+    assert loaded.audience("i4", 5) == artifact_model.audience("i4", 5)
+    assert loaded.similar_items(None, 3, tags={"topic:food": 1}) == artifact_model.similar_items(
+        None, 3, tags={"topic:food": 1}
+    )
+    eager = TrainedModel.load(tmp_path / "a1", mmap=False)
+    assert not isinstance(eager.item_vectors, np.memmap)
+    with pytest.raises(FileExistsError):
+        artifact_model.save(tmp_path / "a1")
+
+
+def test_crash_mid_write_keeps_previous_and_hides_partial(tmp_path, monkeypatch, artifact_model):
+    artifact_model.save(tmp_path / "a1")
+    calls = {"n": 0}
+    real_save = np.save
+
+    def failing_save(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("disk full")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(artifact.np, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        artifact_model.save(tmp_path / "a2")
+    monkeypatch.undo()
+    assert calls["n"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a1"]
+    assert TrainedModel.load(tmp_path / "a1").recommend("u0", 3).items
+
+
+def test_load_refuses_incomplete_directories(tmp_path, artifact_model):
+    artifact_model.save(tmp_path / "a1")
+    (tmp_path / "a1" / "manifest.json").unlink()
+    with pytest.raises(IncompleteArtifact):
+        TrainedModel.load(tmp_path / "a1")
+    artifact_model.save(tmp_path / "a2")
+    (tmp_path / "a2" / "items.faiss").unlink()
+    with pytest.raises(IncompleteArtifact, match="missing"):
+        TrainedModel.load(tmp_path / "a2")
+    (tmp_path / ".a3.tmp-deadbeef").mkdir()  # what a killed writer leaves behind
+    assert [p.name for p in remove_stale_temp_dirs(tmp_path)] == [".a3.tmp-deadbeef"]

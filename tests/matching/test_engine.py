@@ -1,0 +1,137 @@
+"""The engine on planted taste clusters: it must find them, cold start included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching.config import ALSConfig, EvalConfig, HybridConfig, ModelConfig
+from matching.model import TrainedModel
+from matching.pipeline import gate, train
+
+CONFIG = ModelConfig(
+    als=ALSConfig(factors=16, iterations=10),
+    hybrid=HybridConfig(tag_dim=8),
+    eval=EvalConfig(holdout_days=5),
+)
+
+
+@pytest.fixture(scope="module")
+def engine_model(engine_planted) -> TrainedModel:
+    return train(engine_planted.snapshot, CONFIG, version="v1")
+
+
+def _item_clusters(model, planted, scored) -> np.ndarray:
+    return planted.item_cluster[model.item_rows([s.id for s in scored])]
+
+
+def _user_clusters(model, planted, scored) -> np.ndarray:
+    return planted.user_cluster[model.user_rows([s.id for s in scored])]
+
+
+def test_recommendations_come_from_the_users_cluster(engine_model, engine_planted):
+    warm = np.setdiff1d(np.arange(len(engine_planted.user_cluster)), engine_planted.cold_users)
+    shares = []
+    for row in warm:
+        result = engine_model.recommend(f"u{row}", 5)
+        assert result.strategy == "personal" and len(result.items) == 5
+        seen = set(engine_model.seen[row].indices.tolist())
+        assert not seen & set(engine_model.item_rows([s.id for s in result.items]).tolist())
+        shares.append(
+            np.mean(
+                _item_clusters(engine_model, engine_planted, result.items)
+                == engine_planted.user_cluster[row]
+            )
+        )
+    assert np.mean(shares) >= 0.8
+
+
+def test_cold_user_with_cluster_attributes_gets_cluster_items(engine_model, engine_planted):
+    for cluster, occupation in enumerate(("athlete", "chef", "engineer")):
+        result = engine_model.recommend(None, 6, attributes={"occupation": occupation})
+        assert result.strategy == "cold_start"
+        assert np.mean(_item_clusters(engine_model, engine_planted, result.items) == cluster) >= 0.8
+    for row in engine_planted.cold_users:  # known, no events: their stored attributes
+        result = engine_model.recommend(f"u{row}", 4)
+        assert result.strategy == "cold_start"
+        assert (
+            np.mean(
+                _item_clusters(engine_model, engine_planted, result.items)
+                == engine_planted.user_cluster[row]
+            )
+            >= 0.75
+        )
+
+
+def test_unknown_user_without_attributes_gets_popular(engine_model):
+    result = engine_model.recommend("stranger", 3, exclude_item_ids=["i0"])
+    assert result.strategy == "popular" and len(result.items) == 3
+    assert [s.reasons for s in result.items] == [["popular"]] * 3
+    assert [s.score for s in result.items] == sorted((s.score for s in result.items), reverse=True)
+
+
+def test_audience_of_cold_items_is_their_cluster(engine_model, engine_planted):
+    for row in engine_planted.cold_items:  # in the catalogue, no events
+        audience = engine_model.audience(f"i{row}", 10)
+        assert len(audience) == 10
+        assert (
+            np.mean(
+                _user_clusters(engine_model, engine_planted, audience)
+                == engine_planted.item_cluster[row]
+            )
+            >= 0.8
+        )
+    new_item = engine_model.audience(None, 10, title="new tech gadget", tags={"topic:tech": 1.0})
+    assert np.mean(_user_clusters(engine_model, engine_planted, new_item) == 2) >= 0.8
+    assert "topic:tech" in new_item[0].reasons
+    assert engine_model.audience(None, 5, title="", tags={"never:seen": 1.0}) == []
+
+
+def test_filters_and_reasons(engine_model, engine_planted):
+    food = engine_model.items_in_category("food")
+    assert set(engine_planted.item_cluster[food].tolist()) == {1}
+    assert np.array_equal(np.sort(engine_model.items_with_tag("topic:food")), np.sort(food))
+    result = engine_model.recommend("u0", 4, allowed_item_rows=food, exclude_item_ids=["i20"])
+    rows = engine_model.item_rows([s.id for s in result.items])
+    assert len(rows) == 4 and set(rows.tolist()) <= set(food.tolist()) and 20 not in rows
+    personal = engine_model.recommend("u0", 3).items
+    assert all("topic:yoga" in s.reasons for s in personal)
+    assert any("users like you" in s.reasons for s in personal)
+    allowed_users = np.arange(0, 90, 2)
+    audience = engine_model.audience(
+        "i1", 5, allowed_user_rows=allowed_users, exclude_user_ids=["u0"]
+    )
+    assert all(r % 2 == 0 and r != 0 for r in engine_model.user_rows([s.id for s in audience]))
+
+
+def test_similar_items_known_and_new(engine_model, engine_planted):
+    similar = engine_model.similar_items("i3", 5)
+    assert "i3" not in [s.id for s in similar]
+    assert np.mean(_item_clusters(engine_model, engine_planted, similar) == 0) >= 0.8
+    new = engine_model.similar_items(None, 5, tags={"topic:food": 1.0})
+    assert np.mean(_item_clusters(engine_model, engine_planted, new) == 1) >= 0.8
+
+
+def test_training_measures_and_the_gate_refuses_worse(engine_model):
+    metrics = engine_model.metrics
+    assert metrics["evaluated"] and metrics["ndcg@10"] > 0.2 and metrics["cold_auc"] > 0.7
+    accept, _ = gate(metrics, None, 0.02)
+    assert accept
+    accept, reason = gate({"ndcg@10": 0.30}, {"ndcg@10": 0.40}, 0.02)
+    assert not accept and "refused" in reason
+    assert gate({"ndcg@10": 0.395}, {"ndcg@10": 0.40}, 0.02)[0]
+    assert not gate({"evaluated": False}, {"ndcg@10": 0.40}, 0.02)[0]
+
+
+def test_config_digest_follows_config():
+    base = ModelConfig()
+    assert base.digest() == ModelConfig().digest()
+    assert base.digest() != ModelConfig(hybrid=HybridConfig(tag_share=0.5)).digest()
+    assert base.digest() != ModelConfig(als=ALSConfig(factors=8)).digest()
+
+
+def test_retrain_keeps_tag_columns(engine_model, engine_planted):
+    again = train(engine_planted.snapshot, CONFIG, previous=engine_model, evaluate=False)
+    old = engine_model.tagspace.tags.to_list()
+    assert again.tagspace.tags.to_list()[: len(old)] == old
+    assert again.metrics == {"evaluated": False, "train_seconds": again.metrics["train_seconds"]}
