@@ -32,34 +32,43 @@ class EventConfig(_Section):
     """How raw events become confidence: type weight x time decay."""
 
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
-    unknown_type_weight: float = Field(1.0, ge=0)
-    half_life_days: float = Field(90.0, gt=0, description="time decay of an event's weight")
+    unknown_type_weight: float = Field(default=1.0, ge=0)
+    half_life_days: float = Field(default=90.0, gt=0, description="time decay of an event's weight")
 
 
 class LifecycleConfig(_Section):
     """Stage thresholds, in days since the user's first / last event."""
 
-    new_days: float = Field(7.0, gt=0, description="first event within this many days: new")
-    silent_days: float = Field(14.0, gt=0, description="no event for this many days: silent")
-    churned_days: float = Field(60.0, gt=0, description="no event for this many days: churned")
-    rfm_bands: int = Field(5, ge=2, le=10)
+    new_days: float = Field(default=7.0, gt=0, description="first event within this many days: new")
+    silent_days: float = Field(
+        default=14.0, gt=0, description="no event for this many days: silent"
+    )
+    churned_days: float = Field(
+        default=60.0, gt=0, description="no event for this many days: churned"
+    )
+    rfm_bands: int = Field(default=5, ge=2, le=10)
 
 
 class TagConfig(_Section):
-    keywords_per_item: int = Field(8, ge=0, le=100)
-    keyword_weight: float = Field(0.5, ge=0, description="weight of extracted keywords vs declared")
-    behaviour_half_life_days: float = Field(60.0, gt=0)
-    behaviour_top_tags: int = Field(50, ge=1, description="interest tags kept per user")
-    predict_min_confidence: float = Field(0.6, ge=0, le=1)
+    keywords_per_item: int = Field(default=8, ge=0, le=100)
+    keyword_weight: float = Field(
+        default=0.5, ge=0, description="weight of extracted keywords vs declared"
+    )
+    behaviour_half_life_days: float = Field(default=60.0, gt=0)
+    behaviour_top_tags: int = Field(default=50, ge=1, description="interest tags kept per user")
+    predict_min_confidence: float = Field(default=0.6, ge=0, le=1)
     predict_namespaces: tuple[str, ...] = ("age", "gender")
     predict_use_items: bool = Field(
-        True, description="predict from the items a user touched, not only their interest tags"
+        default=True,
+        description="predict from the items a user touched, not only their interest tags",
     )
     predict_use_declared: bool = Field(
-        True, description="also predict from declared tags outside predict_namespaces"
+        default=True, description="also predict from declared tags outside predict_namespaces"
     )
-    predict_c: float = Field(1.0, gt=0, description="inverse L2 strength of the classifier")
-    predict_max_train: int = Field(200_000, ge=10, description="declared users sampled to fit")
+    predict_c: float = Field(default=1.0, gt=0, description="inverse L2 strength of the classifier")
+    predict_max_train: int = Field(
+        default=50_000, ge=10, description="declared users sampled to fit"
+    )
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
 
 

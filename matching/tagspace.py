@@ -1,19 +1,51 @@
 """User and item vectors in one tag space (DESIGN.md, "The tag space").
 
-Contract shared by the engine, segments and the API: see TagSpace below.
+Contract shared by the engine, segments and the API: see TagSpace below. `build_tagspace`
+computes every source from a Snapshot with sparse matrix products; the per-user Python
+work is limited to reading declared attributes off the records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from matching.config import EventConfig, TagConfig
+from matching.data import Snapshot, UserRecord
+from matching.tagging import (
+    LIFECYCLE_STAGES,
+    attribute_tags,
+    build_item_tags,
+    declared_item_tags,
+    keyword_counts,
+    l2_normalize_rows,
+    lifecycle_stages,
+    rfm_bands,
+    sublinear_tf_idf,
+    system_matrix,
+    system_tag_names,
+    top_k_per_row,
+    user_activity,
+    widen,
+)
 from matching.vocabulary import Vocabulary
 
-LIFECYCLE_STAGES: tuple[str, ...] = ("new", "active", "silent", "churned")
 TAG_SOURCES: tuple[str, ...] = ("declared", "behavioural", "predicted", "system")
+_DAY = 86_400.0
+_BLOCK_USERS = 100_000  # bounds the user x tag product held in memory at once
+
+
+def _empty_f32() -> np.ndarray:
+    return np.zeros(0, np.float32)
+
+
+def _empty_f64() -> np.ndarray:
+    return np.zeros(0, np.float64)
 
 
 @dataclass(slots=True)
@@ -33,3 +65,312 @@ class TagSpace:
     user_system: sp.csr_matrix
     lifecycle: np.ndarray  # int8 index into LIFECYCLE_STAGES, per user
     rfm: np.ndarray  # int8 (n_users, 3): recency, frequency, monetary band; 0 = no data
+    keyword_idf: np.ndarray = field(default_factory=_empty_f32)  # per tag column, 0 if not kw:
+    keyword_weight: float = 0.5
+    keywords_per_item: int = 8
+    first_ts: np.ndarray = field(default_factory=_empty_f64)  # per user, NaN without events
+    last_ts: np.ndarray = field(default_factory=_empty_f64)
+    event_count: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def user_matrix(self) -> sp.csr_matrix:
+        """Users for matching: declared (+ predicted in its place) and behavioural, each half
+        of the profile normalised, the sum L2-normalised. System tags do not match items."""
+        profile = l2_normalize_rows(self.user_declared + self.user_predicted)
+        return l2_normalize_rows(profile + self.user_behavioural)
+
+    def user_tag_vector(
+        self, attributes: Mapping[str, object], declared_tags: Mapping[str, float] | None = None
+    ) -> sp.csr_matrix:
+        """A user outside the snapshot (cold start): declared tags only, known columns only."""
+        return l2_normalize_rows(self._row(user_declared_tags(attributes, declared_tags)))
+
+    def item_tag_vector(
+        self,
+        title: str,
+        text: str,
+        tags: Mapping[str, float] | None = None,
+        category: str | None = None,
+    ) -> sp.csr_matrix:
+        """A cold item, weighted like catalogue items (keywords with the catalogue IDF)."""
+        declared = l2_normalize_rows(self._row(declared_item_tags(tags or {}, category)))
+        counts = keyword_counts(title, text)
+        cols = self.tags.indices([f"kw:{word}" for word in counts])
+        tf = np.fromiter(counts.values(), np.float32, len(counts))
+        known = cols >= 0
+        known[known] = self.keyword_idf[cols[known]] > 0
+        cols, tf = cols[known], tf[known]
+        weights = sublinear_tf_idf(tf, self.keyword_idf[cols])
+        keep = np.lexsort((cols, -weights))[: self.keywords_per_item]
+        keywords = sp.csr_matrix(
+            (weights[keep], (np.zeros(len(keep), np.int64), cols[keep])), shape=(1, len(self.tags))
+        )
+        return l2_normalize_rows(declared + self.keyword_weight * l2_normalize_rows(keywords))
+
+    def user_persona(
+        self,
+        row: int,
+        attributes: Mapping[str, object] | None = None,
+        declared_tags: Mapping[str, float] | None = None,
+    ) -> dict[str, Any]:
+        """The persona of snapshot user `row`. Pass the user's current attributes/tags to show
+        declared tags as of now (they change on ingest); a prediction for an attribute the
+        user has since declared is dropped."""
+        if attributes is None and declared_tags is None:
+            declared = _row_entries(self.user_declared, self.tags, row)
+        else:
+            declared = user_declared_tags(attributes or {}, declared_tags)
+        declared_namespaces = {tag.split(":", 1)[0] for tag in declared}
+        predicted = {
+            tag: weight
+            for tag, weight in _row_entries(self.user_predicted, self.tags, row).items()
+            if tag.split(":", 1)[0] not in declared_namespaces
+        }
+        behavioural = _row_entries(self.user_behavioural, self.tags, row)
+        system = _row_entries(self.user_system, self.tags, row)
+        r, f, m = (int(x) for x in self.rfm[row])
+        return {
+            "tags": _tag_list(
+                ("declared", declared),
+                ("behavioural", behavioural),
+                ("predicted", predicted),
+                ("system", system),
+            ),
+            "top_interests": _tag_list(("behavioural", behavioural))[:10],
+            "lifecycle": LIFECYCLE_STAGES[int(self.lifecycle[row])],
+            "rfm": {"r": r, "f": f, "m": m},
+        }
+
+    def _row(self, weights: Mapping[str, float]) -> sp.csr_matrix:
+        cols = self.tags.indices(weights)
+        vals = np.fromiter(weights.values(), np.float32, len(weights))
+        known = cols >= 0
+        return sp.csr_matrix(
+            (vals[known], (np.zeros(int(known.sum()), np.int64), cols[known])),
+            shape=(1, len(self.tags)),
+        )
+
+
+def declared_persona(
+    attributes: Mapping[str, object], declared_tags: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The persona of a user no model has seen yet: declared tags only, lifecycle new."""
+    declared = user_declared_tags(attributes, declared_tags)
+    return {
+        "tags": _tag_list(("declared", declared)),
+        "top_interests": [],
+        "lifecycle": "new",
+        "rfm": {"r": 0, "f": 0, "m": 0},
+    }
+
+
+def user_declared_tags(
+    attributes: Mapping[str, object], declared_tags: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Attribute tags united with the user's declared tags (the larger weight wins)."""
+    tags = attribute_tags(attributes)
+    for tag, weight in (declared_tags or {}).items():
+        tag = tag.strip()
+        if tag and weight:
+            tags[tag] = max(float(weight), tags.get(tag, float("-inf")))
+    return tags
+
+
+def _row_entries(matrix: sp.csr_matrix, tags: Vocabulary, row: int) -> dict[str, float]:
+    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+    return dict(zip(tags.lookup(matrix.indices[lo:hi]), matrix.data[lo:hi].tolist(), strict=True))
+
+
+def _tag_list(*sources: tuple[str, Mapping[str, float]]) -> list[dict[str, Any]]:
+    entries = [
+        {"tag": tag, "weight": round(float(weight), 4), "source": source}
+        for source, weights in sources
+        for tag, weight in weights.items()
+    ]
+    return sorted(entries, key=lambda e: (-e["weight"], e["tag"]))
+
+
+def build_tagspace(
+    snapshot: Snapshot,
+    config: TagConfig,
+    event_config: EventConfig,
+    tags: Vocabulary | None = None,
+) -> TagSpace:
+    """All tag vectors of a snapshot. Passing the previous tag vocabulary keeps its columns."""
+    vocab = Vocabulary(tags.ids if tags is not None else ())
+    vocab.extend(system_tag_names(config.lifecycle.rfm_bands))
+    items = build_item_tags(snapshot.items, vocab, config)
+    declared = _declared_matrix(snapshot.users, vocab)
+    n_tags = len(vocab)
+    item_tags = widen(items.matrix, n_tags)
+    keyword_idf = np.zeros(n_tags, np.float32)
+    keyword_idf[: len(items.keyword_idf)] = items.keyword_idf
+    declared = widen(declared, n_tags)
+
+    interactions = interaction_weights(snapshot, config, event_config)
+    behavioural = behavioural_tags(interactions, item_tags, config.behaviour_top_tags)
+    predicted = predict_tags(declared, behavioural, interactions, vocab, config)
+
+    first, last, count, monetary, has_value = user_activity(snapshot.events, snapshot.n_users)
+    lifecycle = lifecycle_stages(first, last, count, snapshot.now, config.lifecycle)
+    rfm = rfm_bands(last, count, monetary, has_value, config.lifecycle.rfm_bands)
+    return TagSpace(
+        tags=vocab,
+        item_tags=item_tags,
+        user_declared=declared,
+        user_behavioural=behavioural,
+        user_predicted=widen(predicted, n_tags),
+        user_system=system_matrix(lifecycle, rfm, vocab),
+        lifecycle=lifecycle,
+        rfm=rfm,
+        keyword_idf=keyword_idf,
+        keyword_weight=config.keyword_weight,
+        keywords_per_item=config.keywords_per_item,
+        first_ts=np.where(count > 0, first, np.nan),
+        last_ts=np.where(count > 0, last, np.nan),
+        event_count=count.astype(np.int32),
+    )
+
+
+def _declared_matrix(users: Sequence[UserRecord], vocab: Vocabulary) -> sp.csr_matrix:
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for row, user in enumerate(users):
+        for tag, weight in user_declared_tags(user.attributes, user.tags).items():
+            rows.append(row)
+            cols.append(vocab.add(tag))
+            vals.append(weight)
+    return sp.csr_matrix(
+        (np.asarray(vals, np.float32), (rows, cols)), shape=(len(users), len(vocab))
+    )
+
+
+def interaction_weights(
+    snapshot: Snapshot, config: TagConfig, event_config: EventConfig
+) -> sp.csr_matrix:
+    """User x item: sum of event type weight x 0.5 ** (age / behaviour half-life)."""
+    events = snapshot.events
+    type_weight = np.array(
+        [event_config.weights.get(n, event_config.unknown_type_weight) for n in events.type_names]
+        or [0.0],
+        np.float64,
+    )
+    age_days = np.maximum(snapshot.now - events.ts, 0.0) / _DAY
+    weight = type_weight[events.type_code] * np.exp2(-age_days / config.behaviour_half_life_days)
+    return sp.csr_matrix(
+        (weight.astype(np.float32), (events.user, events.item)),
+        shape=(snapshot.n_users, snapshot.n_items),
+    )
+
+
+def behavioural_tags(
+    interactions: sp.csr_matrix, item_tags: sp.csr_matrix, top_tags: int
+) -> sp.csr_matrix:
+    """Interest tags: interactions @ item tags, top `top_tags` per user, L2-normalised."""
+    blocks = [
+        top_k_per_row(interactions[start : start + _BLOCK_USERS] @ item_tags, top_tags)
+        for start in range(0, interactions.shape[0], _BLOCK_USERS)
+    ]
+    if not blocks:
+        return sp.csr_matrix(item_tags[:0])
+    return l2_normalize_rows(sp.vstack(blocks, format="csr"))
+
+
+def predict_tags(
+    declared: sp.csr_matrix,
+    behavioural: sp.csr_matrix,
+    interactions: sp.csr_matrix,
+    vocab: Vocabulary,
+    config: TagConfig,
+) -> sp.csr_matrix:
+    """For each namespace in predict_namespaces, the tag of users who did not declare one.
+
+    A multinomial logistic regression fitted on the users who declared it, over their
+    interest tags (+ touched items, + other declared tags); confidence = its probability.
+    Users with nothing to go on get no prediction rather than the majority class.
+    """
+    # imported here: serving processes load this module but never fit a classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    namespaces = tuple(config.predict_namespaces)
+    ns_of = np.array([tag.split(":", 1)[0] for tag in vocab.ids] or [""], dtype=object)
+    parts = [behavioural]
+    if config.predict_use_items:
+        parts.append(l2_normalize_rows(interactions))
+    if config.predict_use_declared:
+        other = np.flatnonzero(~np.isin(ns_of[: declared.shape[1]], namespaces))
+        parts.append(declared[:, other])
+    features = sp.hstack(parts, format="csr")
+    has_features = features.getnnz(axis=1) > 0
+    rng = np.random.default_rng(0)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for namespace in namespaces:
+        ns_cols = np.flatnonzero(ns_of[: declared.shape[1]] == namespace)
+        if len(ns_cols) < 2:
+            continue
+        in_ns = declared[:, ns_cols]
+        declared_it = in_ns.getnnz(axis=1) > 0
+        label = ns_cols[np.asarray(in_ns.argmax(axis=1)).ravel()]
+        train = np.flatnonzero(declared_it & has_features)
+        target = np.flatnonzero(~declared_it & has_features)
+        if len(target) == 0 or len(np.unique(label[train])) < 2:
+            continue
+        if len(train) > config.predict_max_train:
+            train = np.sort(rng.choice(train, config.predict_max_train, replace=False))
+        model = LogisticRegression(C=config.predict_c, max_iter=200)
+        with warnings.catch_warnings():
+            # lbfgs stopping a little early still ranks classes well; not worth the noise.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(features[train], label[train])
+        proba = model.predict_proba(features[target])
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(target)), best]
+        keep = confidence >= config.predict_min_confidence
+        rows.append(target[keep])
+        cols.append(model.classes_[best[keep]])
+        vals.append(confidence[keep].astype(np.float32))
+    if not rows:
+        return sp.csr_matrix(declared.shape, dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=declared.shape
+    )
+
+
+_MATRICES = ("item_tags", "user_declared", "user_behavioural", "user_predicted", "user_system")
+_ARRAYS = ("lifecycle", "rfm", "keyword_idf", "first_ts", "last_ts", "event_count")
+
+
+def tagspace_to_arrays(space: TagSpace) -> dict[str, np.ndarray]:
+    """Plain numpy arrays (no pickles) for np.savez; the inverse is tagspace_from_arrays."""
+    out: dict[str, np.ndarray] = {"tags": np.array(space.tags.to_list(), dtype=np.str_)}
+    for name in _MATRICES:
+        m: sp.csr_matrix = getattr(space, name)
+        out[f"{name}__data"] = m.data
+        out[f"{name}__indices"] = m.indices
+        out[f"{name}__indptr"] = m.indptr
+        out[f"{name}__shape"] = np.array(m.shape, np.int64)
+    for name in _ARRAYS:
+        out[name] = np.asarray(getattr(space, name))
+    out["keyword_weight"] = np.array(space.keyword_weight, np.float64)
+    out["keywords_per_item"] = np.array(space.keywords_per_item, np.int64)
+    return out
+
+
+def tagspace_from_arrays(arrays: Mapping[str, np.ndarray]) -> TagSpace:
+    matrices = {
+        name: sp.csr_matrix(
+            (arrays[f"{name}__data"], arrays[f"{name}__indices"], arrays[f"{name}__indptr"]),
+            shape=tuple(int(x) for x in arrays[f"{name}__shape"]),
+        )
+        for name in _MATRICES
+    }
+    return TagSpace(
+        tags=Vocabulary.from_list([str(t) for t in arrays["tags"]]),
+        **matrices,
+        **{name: np.asarray(arrays[name]) for name in _ARRAYS},
+        keyword_weight=float(arrays["keyword_weight"]),
+        keywords_per_item=int(arrays["keywords_per_item"]),
+    )
