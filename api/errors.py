@@ -126,13 +126,14 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
     log.error(
         "unhandled error on %s %s",
         request.method,
         request.url.path,
         exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"request_id": request_id},
     )
-    request_id = getattr(request.state, "request_id", None)
     detail = "an unexpected error occurred" + (f"; request id {request_id}" if request_id else "")
     return problem_response(request, 500, "Internal Server Error", detail)
 

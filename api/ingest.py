@@ -5,14 +5,19 @@ paths store exactly the same thing (keywords included).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.store import events, items, users
+from api.store.db import SessionFactory, session_scope
 from api.store.tables import Item
 from matching.config import TagConfig
+from matching.data import ItemRecord, UserRecord
+from matching.datasets import Catalogue, EventRecord
 from matching.tagging import extract_keywords
 
 
@@ -54,3 +59,69 @@ def _keywords(session: Session, item_ids: list[str], top_k: int) -> dict[str, li
 
 def write_events(session: Session, records: Sequence[Mapping[str, Any]]) -> events.InsertedEvents:
     return events.insert_events(session, records)
+
+
+def user_record(user: UserRecord) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "attributes": dict(user.attributes),
+        "tags": dict(user.tags),
+        "push_consent": user.push_consent,
+    }
+
+
+def item_record(item: ItemRecord) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "text": item.text,
+        "tags": dict(item.tags),
+        "category": item.category,
+        "published_at": _datetime(item.published_at),
+        "expires_at": _datetime(item.expires_at),
+    }
+
+
+def event_record(event: EventRecord) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "user_id": event.user_id,
+        "item_id": event.item_id,
+        "type": event.type,
+        "value": event.value,
+        "ts": _datetime(event.ts),
+    }
+
+
+def _datetime(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueWritten:
+    users: int
+    items: int
+    events_accepted: int
+    events_duplicate: int
+
+
+def write_catalogue(
+    factory: SessionFactory, catalogue: Catalogue, batch: int = 10_000
+) -> CatalogueWritten:
+    """Store a whole catalogue (an import, the demo data) in transactions of `batch` records,
+    so memory and lock times stay bounded however large it is."""
+    n_users = n_items = accepted = duplicates = 0
+    for start in range(0, len(catalogue.users), batch):
+        with session_scope(factory) as session:
+            chunk = catalogue.users[start : start + batch]
+            n_users += write_users(session, [user_record(u) for u in chunk])
+    for start in range(0, len(catalogue.items), batch):
+        with session_scope(factory) as session:
+            chunk_items = catalogue.items[start : start + batch]
+            n_items += write_items(session, [item_record(i) for i in chunk_items])
+    for start in range(0, len(catalogue.events), batch):
+        with session_scope(factory) as session:
+            records = [event_record(e) for e in catalogue.events[start : start + batch]]
+            result = write_events(session, records)
+            accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    return CatalogueWritten(n_users, n_items, accepted, duplicates)

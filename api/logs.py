@@ -17,7 +17,10 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "reque
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        # An explicit extra={"request_id": ...} wins: the 500 handler runs outside the
+        # middleware, after the context variable was reset.
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
         return True
 
 
@@ -60,12 +63,25 @@ def _kv(value: Any) -> str:
 _HANDLER_NAME = "tagmatch"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time, so redirections (pytest's capture,
+    a supervisor swapping streams) are followed instead of a stale stream kept forever."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Install one structured handler on the root logger; calling again just reconfigures it."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.set_name(_HANDLER_NAME)
         handler.addFilter(_RequestIdFilter())
         root.addHandler(handler)

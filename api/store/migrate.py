@@ -6,13 +6,17 @@ finds them from any working directory.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-SCRIPT_LOCATION = "api:migrations"
+# A path, not "api:migrations": resolving the package by name can pick up a namespace
+# directory called api/ elsewhere on sys.path (tests/api under pytest, for one).
+SCRIPT_LOCATION = str(Path(__file__).resolve().parents[1] / "migrations")
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -1,0 +1,158 @@
+"""The `tagmatch` command. One sub-app per group (db, import); add a group with
+`app.add_typer(...)` and a command with `@app.command()`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from sqlalchemy import func, select
+
+from api.settings import Settings
+
+if TYPE_CHECKING:
+    from matching.datasets import Catalogue
+
+app = typer.Typer(
+    help="tagmatch: recommendations and audiences in one tag space.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Load data sets into the store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+
+
+def _settings() -> Settings:
+    from api.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (settings from TAGMATCH_* environment variables)."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # our structured logging, configured by create_app
+        log_level=settings.log_level.lower(),
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (creates the database on first run)."""
+    from api.store.db import create_db_engine
+    from api.store.migrate import current_revision, upgrade_to_head
+
+    engine = create_db_engine(_settings().database_url)
+    try:
+        upgrade_to_head(engine)
+        typer.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision and the newest one."""
+    from api.store.db import create_db_engine
+    from api.store.migrate import current_revision, head_revision
+
+    engine = create_db_engine(_settings().database_url)
+    try:
+        typer.echo(f"current: {current_revision(engine)}  head: {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+@import_app.command("movielens")
+def import_movielens(
+    path: Annotated[Path, typer.Argument(help="directory with u.user, u.item, u.genre, u.data")],
+) -> None:
+    """Import MovieLens 100K: users with attributes, movies with genre tags, ratings as events."""
+    from matching.datasets import load_movielens_100k
+
+    if not (path / "u.data").is_file():
+        raise typer.BadParameter(
+            f"{path} has no u.data: not an ml-100k directory", param_hint="PATH"
+        )
+    _write(load_movielens_100k(path))
+
+
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option(min=1, help="synthetic users")] = 1_000,
+    items: Annotated[int, typer.Option(min=1, help="synthetic items")] = 400,
+    events: Annotated[int, typer.Option(min=0, help="synthetic events")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    if_empty: Annotated[bool, typer.Option(help="do nothing when the store has users")] = False,
+) -> None:
+    """Load synthetic users, items (Chinese and English tags) and events."""
+    from matching.synthetic import generate_catalogue
+
+    if if_empty and _user_count() > 0:
+        typer.echo("store already has users; demo data not loaded")
+        return
+    _write(generate_catalogue(n_users=users, n_items=items, n_events=events, seed=seed))
+
+
+def _user_count() -> int:
+    from api.store.db import create_db_engine, make_session_factory, session_scope
+    from api.store.tables import User
+
+    engine = create_db_engine(_settings().database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return int(session.scalar(select(func.count()).select_from(User)) or 0)
+    finally:
+        engine.dispose()
+
+
+def _write(catalogue: Catalogue) -> None:
+    from api.ingest import write_catalogue
+    from api.store.db import create_db_engine, make_session_factory
+    from api.store.migrate import DatabaseNotMigrated, require_head
+
+    engine = create_db_engine(_settings().database_url)
+    try:
+        require_head(engine)
+        written = write_catalogue(make_session_factory(engine), catalogue)
+    except DatabaseNotMigrated as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"users: {written.users}  items: {written.items}  events: {written.events_accepted} "
+        f"new, {written.events_duplicate} already stored"
+    )
+
+
+@app.command()
+def openapi() -> None:
+    """Print the API's OpenAPI document (sorted keys): `make openapi` stores it."""
+    from api.app import create_app
+
+    document = create_app(Settings()).openapi()
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,67 @@
+"""The tagmatch command against a real database file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.store.db import create_db_engine, make_session_factory, session_scope
+from api.store.events import count_events
+from api.store.users import get_user
+from matching.datasets import movielens_path
+
+runner = CliRunner()
+
+
+def test_db_upgrade_then_demo_then_demo_if_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", url)
+    monkeypatch.setenv("TAGMATCH_LOG_LEVEL", "WARNING")
+
+    refused = runner.invoke(app, ["demo", "--users", "5", "--items", "4", "--events", "10"])
+    assert refused.exit_code == 2 and "tagmatch db upgrade" in refused.output
+
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    args = ["demo", "--users", "30", "--items", "12", "--events", "200", "--if-empty"]
+    loaded = runner.invoke(app, args)
+    assert loaded.exit_code == 0, loaded.output
+    assert "users: 30" in loaded.output
+    skipped = runner.invoke(app, args)
+    assert "already has users" in skipped.output
+
+    engine = create_db_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        assert count_events(session) > 0
+    engine.dispose()
+
+
+def test_openapi_command_prints_sorted_json() -> None:
+    result = runner.invoke(app, ["openapi"])
+    assert result.exit_code == 0
+    document = json.loads(result.output)
+    assert "/v1/events" in document["paths"]
+    assert (
+        result.output == json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
+
+
+@pytest.mark.skipif(movielens_path() is None, reason="MovieLens 100K not present")
+def test_import_movielens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'ml.db'}"
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", url)
+    monkeypatch.setenv("TAGMATCH_LOG_LEVEL", "WARNING")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["import", "movielens", str(movielens_path())])
+    assert result.exit_code == 0, result.output
+    assert "users: 943" in result.output and "events: 100000 new" in result.output
+    engine = create_db_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        user = get_user(session, "1")
+        assert user is not None and user.attributes.get("occupation") == "technician"
+    engine.dispose()
