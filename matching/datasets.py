@@ -207,8 +207,12 @@ def _checked_rows(
     vocab: Vocabulary, table_ids: Sequence[str], rows: np.ndarray, kind: str
 ) -> np.ndarray:
     mapping = vocab.indices(table_ids)
-    used = np.unique(rows)
-    _require_known(mapping[used], [table_ids[int(r)] for r in used], kind)
+    if (mapping < 0).any():
+        # Only ids some event uses must be known; an unused id table entry is harmless.
+        used = np.zeros(len(table_ids), dtype=bool)
+        used[rows] = True
+        mapping_used = np.where(used, mapping, 0)
+        _require_known(mapping_used, table_ids, kind)
     return mapping[rows].astype(np.int32)
 
 
