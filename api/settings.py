@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     model_dir: Path = Field(
         default=Path("./models"), description="artifact directory, one dir per version"
     )
+    model_config_file: Path | None = Field(
+        default=None,
+        description="JSON file of matching.config.ModelConfig; default settings if unset",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line; text: key=value for a terminal"
