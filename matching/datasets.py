@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,8 +165,8 @@ class Catalogue:
         An event naming a user or item that is not in the vocabulary is an error: a Catalogue
         is meant to be complete, unlike the ingest API, which creates unknown ids on the fly.
         """
-        users = user_vocab or Vocabulary.from_list([u.id for u in self.users])
-        items = item_vocab or Vocabulary.from_list([i.id for i in self.items])
+        users = user_vocab if user_vocab is not None else _vocabulary(u.id for u in self.users)
+        items = item_vocab if item_vocab is not None else _vocabulary(i.id for i in self.items)
         events = self.events
         if isinstance(events, EventTable):
             # Map the table's id tables once, then gather: O(ids) lookups, not O(events).
@@ -196,11 +196,19 @@ class Catalogue:
         )
 
     def to_snapshot(self, now: float | None = None) -> Snapshot:
-        """A Snapshot frozen at `now` (default: one second after the last event)."""
+        """A Snapshot frozen at `now`.
+
+        The default is one second after the last event, so the same catalogue always gives the
+        same snapshot; only a catalogue without events falls back to the current time.
+        """
         log = self.event_log()
         if now is None:
             now = float(log.ts.max()) + 1.0 if len(log) else time.time()
         return Snapshot(users=list(self.users), items=list(self.items), events=log, now=now)
+
+
+def _vocabulary(ids: Iterable[str]) -> Vocabulary:
+    return Vocabulary.from_list(list(ids))
 
 
 def _checked_rows(

@@ -247,7 +247,7 @@ def _items(
         f1, f2 = (filler[i] for i in fillers[row])
         if zh:
             title = TITLES_ZH[template[row] % len(TITLES_ZH)].format(a=a, b=b)
-            text = f"{a}{f1}：从{c}到{d}，每天{b}{f2}。"
+            text = f"{a}{f1}：从「{c}」到「{d}」，每天{b}{f2}。"
         else:
             title = TITLES_EN[template[row] % len(TITLES_EN)].format(a=a, b=b)
             text = f"{a.capitalize()} {f1}: from {c} to {d}, a daily {b} {f2}."

@@ -13,6 +13,7 @@ from matching.datasets import (
     load_movielens_100k,
     movielens_path,
 )
+from matching.vocabulary import Vocabulary
 
 GENRES = ["unknown", "Action", "Adventure", "Comedy", "Drama"]
 
@@ -177,3 +178,15 @@ def test_event_table_equality_and_unknown_ids() -> None:
     unused = _table().take(np.array([1]))
     catalogue.events = unused
     assert catalogue.to_snapshot().events.user.tolist() == [0]
+
+
+def test_event_log_follows_given_vocabularies() -> None:
+    # A retrain keeps earlier rows: an older vocabulary order must be honoured.
+    catalogue = _small_catalogue()
+    user_vocab = Vocabulary.from_list(["u3", "u2", "u1"])
+    item_vocab = Vocabulary.from_list(["i2", "i1"])
+    for events in (catalogue.events, _table()):
+        catalogue.events = events
+        log = catalogue.event_log(user_vocab, item_vocab)
+        assert log.user.tolist() == [1, 2, 1]
+        assert log.item.tolist() == [1, 0, 0]
