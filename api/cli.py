@@ -156,3 +156,7 @@ def openapi() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

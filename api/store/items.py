@@ -6,10 +6,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from api.store.bulk import chunks, group_by_fields, insert_missing, merge_by_id, upsert
+from api.store.bulk import (
+    chunks,
+    group_by_fields,
+    insert_missing,
+    is_postgresql,
+    merge_by_id,
+    upsert,
+)
 from api.store.tables import Item, utcnow
 
 ITEM_FIELDS = ("title", "text", "tags", "keywords", "category", "published_at", "expires_at")
@@ -47,10 +54,23 @@ def _new_item_row(record: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+# PostgreSQL: one statement with the ids as an array (see users._ENSURE_USERS_POSTGRESQL).
+_ENSURE_ITEMS_POSTGRESQL = text(
+    "INSERT INTO items (id, title, text, tags, deleted, created_at, updated_at) "
+    "SELECT id, '', '', '{}'::jsonb, false, :now, :now "
+    "FROM unnest(CAST(:ids AS varchar[])) AS id ON CONFLICT (id) DO NOTHING"
+)
+
+
 def ensure_items(session: Session, item_ids: Iterable[str]) -> None:
     """Create items that do not exist yet (no title, no tags); existing ones are untouched."""
-    now = utcnow()
-    rows = [_new_item_row({"id": item_id}, now) for item_id in dict.fromkeys(item_ids)]
+    now, ids = utcnow(), list(dict.fromkeys(item_ids))
+    if not ids:
+        return
+    if is_postgresql(session):
+        session.execute(_ENSURE_ITEMS_POSTGRESQL, {"ids": ids, "now": now})
+        return
+    rows = [_new_item_row({"id": item_id}, now) for item_id in ids]
     insert_missing(session, Item.__table__, rows)  # type: ignore[arg-type]
 
 

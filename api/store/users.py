@@ -6,17 +6,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, select
+from sqlalchemy import Column, Table, delete, select, text
 from sqlalchemy.orm import Session
 
-from api.store.bulk import group_by_fields, insert_missing, merge_by_id, upsert
+from api.store.bulk import group_by_fields, insert_missing, is_postgresql, merge_by_id, upsert
 from api.store.tables import Base, Erasure, User, utcnow
 
 USER_FIELDS = ("attributes", "tags", "push_consent")
 
 # Rows that belong to a user and go with them on erasure. A new table holding per-user
 # rows (push history, ...) is erased by adding its user column here.
-USER_OWNED_COLUMNS: list[Column[Any]] = [Base.metadata.tables["events"].c.user_id]
+USER_OWNED_COLUMNS: list[Column[Any]] = [
+    Base.metadata.tables[name].c.user_id
+    for name in ("events", "push_list_members", "segment_members")
+]
 
 
 def upsert_users(session: Session, records: Sequence[Mapping[str, Any]]) -> int:
@@ -47,10 +50,24 @@ def _new_user_row(record: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+# PostgreSQL: the whole id list as one array parameter, one statement. Several times faster
+# than executemany, which still executes one INSERT per row.
+_ENSURE_USERS_POSTGRESQL = text(
+    "INSERT INTO users (id, attributes, tags, push_consent, created_at, updated_at) "
+    "SELECT id, '{}'::jsonb, '{}'::jsonb, false, :now, :now "
+    "FROM unnest(CAST(:ids AS varchar[])) AS id ON CONFLICT (id) DO NOTHING"
+)
+
+
 def ensure_users(session: Session, user_ids: Iterable[str]) -> None:
     """Create users that do not exist yet, with empty profiles; existing ones are untouched."""
-    now = utcnow()
-    rows = [_new_user_row({"id": user_id}, now) for user_id in dict.fromkeys(user_ids)]
+    now, ids = utcnow(), list(dict.fromkeys(user_ids))
+    if not ids:
+        return
+    if is_postgresql(session):
+        session.execute(_ENSURE_USERS_POSTGRESQL, {"ids": ids, "now": now})
+        return
+    rows = [_new_user_row({"id": user_id}, now) for user_id in ids]
     insert_missing(session, User.__table__, rows)  # type: ignore[arg-type]
 
 
