@@ -9,6 +9,7 @@ newest migration. State lives on app.state:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,10 +21,23 @@ from prometheus_client import CollectorRegistry
 from api.errors import install_error_handlers
 from api.logs import configure_logging
 from api.middleware import HttpMetrics, RequestContextMiddleware
-from api.routes import events, health, items, users
+from api.model_holder import ActiveVersion, ModelHolder
+from api.routes import (
+    audiences,
+    events,
+    health,
+    items,
+    models,
+    profiles,
+    push_lists,
+    recommendations,
+    segments,
+    users,
+)
 from api.settings import Settings
-from api.store.db import create_db_engine, make_session_factory, ping
+from api.store.db import SessionFactory, create_db_engine, make_session_factory, ping, session_scope
 from api.store.migrate import require_head
+from api.store.models import active_model_version
 
 log = logging.getLogger("tagmatch.app")
 
@@ -49,13 +63,44 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine.dispose()
         raise
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = factory = make_session_factory(engine)
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
-    log.info("started", extra={"database": engine.url.render_as_string(hide_password=True)})
+    holder = ModelHolder(settings.model_dir, _active_version_reader(factory))
+    app.state.model_holder = holder
+    app.state.readiness_checks.append(lambda: ("model", holder.current is not None))
+    await asyncio.to_thread(holder.refresh)
+    poller = asyncio.create_task(_poll_model(holder, settings.model_poll_seconds))
+    log.info(
+        "started",
+        extra={
+            "database": engine.url.render_as_string(hide_password=True),
+            "model": holder.version,
+        },
+    )
     try:
         yield
     finally:
+        poller.cancel()
         engine.dispose()
+
+
+def _active_version_reader(factory: SessionFactory) -> Callable[[], ActiveVersion | None]:
+    def read() -> ActiveVersion | None:
+        with session_scope(factory) as session:
+            row = active_model_version(session)
+            return None if row is None else (row.version, row.path)
+
+    return read
+
+
+async def _poll_model(holder: ModelHolder, every: float) -> None:
+    """Every replica follows the store's active version; loading happens off the event loop."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(holder.refresh)
+        except Exception:  # never let the poller die: the next tick tries again
+            log.exception("model poll failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +128,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
 
     app.include_router(health.router)
-    for router in (users.router, items.router, events.router):
-        app.include_router(router)
+    for module in (
+        users,
+        items,
+        events,
+        profiles,
+        recommendations,
+        audiences,
+        push_lists,
+        segments,
+        models,
+    ):
+        app.include_router(module.router)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -99,7 +100,9 @@ def import_movielens(
 @app.command()
 def demo(
     users: Annotated[int, typer.Option(min=1, help="synthetic users")] = 1_000,
-    items: Annotated[int, typer.Option(min=1, help="synthetic items")] = 400,
+    items: Annotated[
+        int, typer.Option(min=4, help="synthetic items (one per taste cluster at least)")
+    ] = 400,
     events: Annotated[int, typer.Option(min=0, help="synthetic events")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     if_empty: Annotated[bool, typer.Option(help="do nothing when the store has users")] = False,
@@ -110,7 +113,12 @@ def demo(
     if if_empty and _user_count() > 0:
         typer.echo("store already has users; demo data not loaded")
         return
-    _write(generate_catalogue(n_users=users, n_items=items, n_events=events, seed=seed))
+    # Dated up to now, so lifecycle stages and item windows make sense today.
+    _write(
+        generate_catalogue(
+            n_users=users, n_items=items, n_events=events, seed=seed, now=time.time()
+        )
+    )
 
 
 def _user_count() -> int:
@@ -142,6 +150,56 @@ def _write(catalogue: Catalogue) -> None:
     typer.echo(
         f"users: {written.users}  items: {written.items}  events: {written.events_accepted} "
         f"new, {written.events_duplicate} already stored"
+    )
+
+
+@app.command()
+def train(
+    force: Annotated[bool, typer.Option(help="activate even if the gate refuses")] = False,
+    if_no_model: Annotated[
+        bool, typer.Option(help="do nothing when a model is already active")
+    ] = False,
+    job_id: Annotated[str | None, typer.Option(help="run a queued job (API-started)")] = None,
+) -> None:
+    """Retrain: snapshot the store, build tag space + ALS + indexes, evaluate on a time
+    holdout, save atomically, activate if not worse than the active model (or --force)."""
+    from api.jobs.runner import train_command
+
+    code = train_command(_settings(), force=force, if_no_model=if_no_model, job_id=job_id)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def evaluate() -> None:
+    """Evaluate the current configuration on the store's data (time holdout) and print the
+    metrics, without saving or activating anything."""
+    from api.jobs.runner import evaluate_command
+
+    typer.echo(json.dumps(evaluate_command(_settings()), indent=2, sort_keys=True))
+
+
+segment_app = typer.Typer(help="Segments and persona reports.", no_args_is_help=True)
+app.add_typer(segment_app, name="segment")
+
+
+@segment_app.command("report")
+def segment_report(
+    name: Annotated[str, typer.Argument(help="segment name, e.g. life-silent")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Print a segment's persona report (size, attributes, top tags by lift, items)."""
+    from api.jobs.runner import segment_report_command
+    from matching.persona import format_report_tables
+
+    report = segment_report_command(_settings(), name)
+    if report is None:
+        typer.echo(f"error: no segment {name!r}, or no active model yet", err=True)
+        raise typer.Exit(2)
+    typer.echo(
+        json.dumps(report, indent=2, ensure_ascii=False)
+        if as_json
+        else format_report_tables(report)
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.config import ModelConfig
+from matching.data import EventLog
 from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
 from matching.model import TrainedModel
@@ -61,6 +62,14 @@ def _arrays(model: TrainedModel) -> dict[str, np.ndarray]:
         "seen_indptr": model.seen.indptr,
         "seen_indices": model.seen.indices,
         "item_category": model.item_category,
+        "item_published": model.item_published,
+        "item_expires": model.item_expires,
+        "user_consent": model.user_consent,
+        "events.user": model.events.user,
+        "events.item": model.events.item,
+        "events.type_code": model.events.type_code,
+        "events.value": model.events.value,
+        "events.ts": model.events.ts,
         "tag_components": space.tag_components,
         "item_projection_columns": space.item_projection.columns,
         "item_projection_weights": space.item_projection.weights,
@@ -108,6 +117,7 @@ def save_model(model: TrainedModel, directory: Path) -> None:
             "created_at": model.created_at,
             "snapshot_time": model.snapshot_time,
             "counts": model.counts,
+            "event_types": list(model.events.type_names),
             "space": {
                 "user_cf_scale": model.space.user_cf_scale,
                 "item_cf_scale": model.space.item_cf_scale,
@@ -205,6 +215,17 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
         ),
         item_index=VectorIndex.load(
             directory / "items.faiss", arrays["item_vectors"], config.index
+        ),
+        item_published=arrays["item_published"],
+        item_expires=arrays["item_expires"],
+        user_consent=arrays["user_consent"],
+        events=EventLog(
+            user=arrays["events.user"],
+            item=arrays["events.item"],
+            type_code=arrays["events.type_code"],
+            value=arrays["events.value"],
+            ts=arrays["events.ts"],
+            type_names=list(manifest["event_types"]),
         ),
         metrics=manifest.get("metrics", {}),
     )

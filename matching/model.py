@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from matching.base import PAD_ID, PAD_SCORE, top_n
 from matching.config import ModelConfig
+from matching.data import EventLog
 from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
 from matching.index import VectorIndex
 from matching.tagspace import TagSpace
@@ -61,6 +62,11 @@ class TrainedModel:
     item_category: np.ndarray  # (n_items,) int32 row into categories, -1 for none
     user_index: VectorIndex
     item_index: VectorIndex
+    # What serving needs to judge freshness without a store read per item or user:
+    item_published: np.ndarray  # (n_items,) float64 epoch seconds, NaN = always
+    item_expires: np.ndarray  # (n_items,) float64 epoch seconds, NaN = never
+    user_consent: np.ndarray  # (n_users,) bool push consent at snapshot time
+    events: EventLog  # the snapshot's events: segment rules count behaviour over windows
     metrics: dict[str, Any] = field(default_factory=dict)
 
     # ---- lookups used to build filters -------------------------------------------------
@@ -81,6 +87,13 @@ class TrainedModel:
         if code is None:
             return np.zeros(0, np.int64)
         return np.flatnonzero(np.asarray(self.item_category) == code).astype(np.int64)
+
+    def items_available(self, now: float) -> np.ndarray:
+        """Mask of items published and not expired at `now` (epoch seconds)."""
+        published = np.asarray(self.item_published)
+        expires = np.asarray(self.item_expires)
+        with np.errstate(invalid="ignore"):
+            return ~(published > now) & ~(expires <= now)
 
     def is_warm_user(self, row: int) -> bool:
         return bool(self.seen.indptr[row + 1] > self.seen.indptr[row])

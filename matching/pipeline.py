@@ -135,8 +135,16 @@ def train(
         item_category=item_category,
         user_index=VectorIndex.build(hybrid.user_vectors, config.index),
         item_index=VectorIndex.build(hybrid.item_vectors, config.index),
+        item_published=_times([i.published_at for i in snapshot.items]),
+        item_expires=_times([i.expires_at for i in snapshot.items]),
+        user_consent=np.array([u.push_consent for u in snapshot.users], dtype=bool),
+        events=snapshot.events,
         metrics=metrics,
     )
+
+
+def _times(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def gate(

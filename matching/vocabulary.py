@@ -6,7 +6,7 @@ survive keep their position. An unknown id is a normal answer (None / -1): cold 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class Vocabulary:
     def __contains__(self, external_id: object) -> bool:
         return external_id in self._index
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._ids)
 
     def __eq__(self, other: object) -> bool:

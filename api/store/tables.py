@@ -188,3 +188,60 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Segment(Timestamped, Base):
+    """A named rule over tags; its membership is materialised in segment_members."""
+
+    __tablename__ = "segments"
+
+    name: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    rule: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    size: Mapped[int | None] = mapped_column(Integer)
+    refreshed_at: Mapped[datetime | None]
+    model_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class SegmentMember(Base):
+    __tablename__ = "segment_members"
+    __table_args__ = (Index("ix_segment_members_user_id", "user_id"),)
+
+    segment: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("segments.name", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class PushList(Base):
+    """A stored push target list. item_id has no foreign key: history outlives the item."""
+
+    __tablename__ = "push_lists"
+    __table_args__ = (Index("ix_push_lists_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PushListMember(Base):
+    __tablename__ = "push_list_members"
+    # Frequency caps count a user's recent pushes: (user_id, pushed_at).
+    __table_args__ = (Index("ix_push_list_members_user_id_pushed_at", "user_id", "pushed_at"),)
+
+    list_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("push_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    pushed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,17 +20,18 @@ PROBLEM = "application/problem+json"
 
 def test_healthz_and_readyz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"store": True}
+    ready = client.get("/readyz")  # no model trained yet: up, store reachable, not ready
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"store": True, "model": False}
 
 
 def test_readyz_runs_appended_checks(client: TestClient) -> None:
     checks = client.app.state.readiness_checks  # type: ignore[attr-defined]
-    checks.append(lambda: ("model", False))
+    checks.append(lambda: ("index", False))
     response = client.get("/readyz")
     assert response.status_code == 503 and response.headers["content-type"] == PROBLEM
-    assert response.json()["checks"] == {"store": True, "model": False}
-    assert "model" in response.json()["detail"]
+    assert response.json()["checks"] == {"store": True, "model": False, "index": False}
+    assert "index" in response.json()["detail"]
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:

@@ -1,0 +1,102 @@
+"""What the CLI's job commands do, with the store around them (train, evaluate, report)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from api.jobs import segments as segment_jobs
+from api.jobs.train import NothingToTrain, load_model_config, run_training
+from api.settings import Settings
+from api.store import jobs
+from api.store import models as model_store
+from api.store import segments as segment_store
+from api.store.db import create_db_engine, make_session_factory, session_scope, snapshot_session
+from api.store.snapshot import read_snapshot
+from matching.model import TrainedModel
+from matching.pipeline import evaluate_snapshot
+
+log = logging.getLogger("tagmatch.jobs")
+
+
+def _active_model(settings: Settings, session: Any) -> TrainedModel | None:
+    row = model_store.active_model_version(session)
+    return None if row is None else TrainedModel.load(settings.model_dir / row.path)
+
+
+def train_command(settings: Settings, *, force: bool, if_no_model: bool, job_id: str | None) -> int:
+    engine = create_db_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    try:
+        if if_no_model:
+            with session_scope(factory) as session:
+                if model_store.active_model_version(session) is not None:
+                    print("a model is already active; not training (--if-no-model)")
+                    return 0
+        if job_id is not None:
+            with session_scope(factory) as session:
+                if not jobs.claim_job(session, job_id):
+                    print(f"job {job_id} is not queued; nothing to do")
+                    return 1
+        try:
+            outcome = run_training(settings, force=force, engine=engine)
+            result = outcome.as_dict()
+            if outcome.activated:
+                model = TrainedModel.load(settings.model_dir / outcome.version)
+                with session_scope(factory) as session:
+                    result["segments"] = segment_jobs.refresh_all(session, model)
+        except NothingToTrain as exc:
+            _finish(factory, job_id, error=str(exc))
+            print(f"nothing to train: {exc}")
+            return 3
+        except Exception as exc:
+            _finish(factory, job_id, error=f"{exc.__class__.__name__}: {exc}")
+            log.error("training failed\n%s", traceback.format_exc())
+            return 1
+        _finish(factory, job_id, result=result)
+        verdict = "activated" if outcome.activated else "kept the active model"
+        print(f"model {outcome.version}: {verdict} ({outcome.reason})")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _finish(
+    factory: Any,
+    job_id: str | None,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    if job_id is None:
+        return
+    with session_scope(factory) as session:
+        jobs.finish_job(session, job_id, result=result, error=error)
+
+
+def evaluate_command(settings: Settings) -> dict[str, Any]:
+    engine = create_db_engine(settings.database_url)
+    try:
+        with snapshot_session(engine) as session:
+            snapshot = read_snapshot(session, datetime.now(UTC))
+        return evaluate_snapshot(snapshot, load_model_config(settings))
+    finally:
+        engine.dispose()
+
+
+def segment_report_command(settings: Settings, name: str) -> dict[str, Any] | None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            segment_jobs.ensure_builtin_segments(session)
+            segment = segment_store.get_segment(session, name)
+            model = _active_model(settings, session)
+            if segment is None or model is None:
+                return None
+            if segment.model_version != model.version:
+                segment_jobs.refresh_segment(session, model, name, segment.rule)
+            return segment_jobs.report(session, model, name, segment.rule)
+    finally:
+        engine.dispose()

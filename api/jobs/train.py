@@ -1,0 +1,152 @@
+"""The batch retraining job: snapshot -> train -> evaluate -> save atomically -> gate -> activate.
+
+Crash safety, step by step: the artifact is written to a temporary directory and renamed into
+place, so a kill leaves either nothing or a complete version; the store row is written only
+after the artifact is complete; activation is one transaction. Until then serving keeps the
+last good model. A stale temp dir from a killed run is swept at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from api.settings import Settings
+from api.store import models as model_store
+from api.store.db import create_db_engine, make_session_factory, session_scope, snapshot_session
+from api.store.snapshot import read_snapshot
+from matching.artifact import remove_stale_temp_dirs
+from matching.config import ModelConfig
+from matching.model import TrainedModel
+from matching.pipeline import gate, train
+
+log = logging.getLogger("tagmatch.train")
+
+
+class NothingToTrain(RuntimeError):
+    """The store has no events yet: there is nothing to learn from."""
+
+
+@dataclass(slots=True)
+class TrainOutcome:
+    version: str
+    activated: bool
+    reason: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "activated": self.activated,
+            "reason": self.reason,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def load_model_config(settings: Settings) -> ModelConfig:
+    if settings.model_config_file is None:
+        return ModelConfig()
+    return ModelConfig.model_validate_json(Path(settings.model_config_file).read_text("utf-8"))
+
+
+def _previous_model(settings: Settings, path: str | None) -> TrainedModel | None:
+    """The active model, so the new tag vocabulary extends its columns instead of renumbering."""
+    if path is None:
+        return None
+    try:
+        return TrainedModel.load(settings.model_dir / path)
+    except Exception:
+        log.warning("active artifact %s unreadable; training from scratch", path, exc_info=True)
+        return None
+
+
+def _new_version(now: datetime, digest: str, model_dir: Path) -> str:
+    base = f"{now:%Y%m%dT%H%M%S}Z-{digest[:8]}"
+    version, n = base, 1
+    while (model_dir / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version
+
+
+def run_training(
+    settings: Settings,
+    *,
+    force: bool = False,
+    engine: Engine | None = None,
+    evaluate: bool = True,
+) -> TrainOutcome:
+    started = time.monotonic()
+    own_engine = engine is None
+    engine = engine or create_db_engine(settings.database_url)
+    try:
+        return _run(settings, engine, force=force, evaluate=evaluate, started=started)
+    finally:
+        if own_engine:
+            engine.dispose()
+
+
+def _run(
+    settings: Settings, engine: Engine, *, force: bool, evaluate: bool, started: float
+) -> TrainOutcome:
+    config = load_model_config(settings)
+    model_dir = settings.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temp_dirs(model_dir):
+        log.info("removed %s left by an interrupted run", stale)
+
+    now = datetime.now(UTC)
+    with snapshot_session(engine) as session:
+        snapshot = read_snapshot(session, now)
+        active = model_store.active_model_version(session)
+        active_path = active.path if active is not None else None
+        active_metrics = dict(active.metrics) if active is not None else None
+    if len(snapshot.events) == 0:
+        raise NothingToTrain("the store has no events yet; ingest events (or `tagmatch demo`)")
+    log.info(
+        "snapshot read",
+        extra={
+            "users": snapshot.n_users,
+            "items": snapshot.n_items,
+            "events": len(snapshot.events),
+        },
+    )
+
+    version = _new_version(now, config.digest(), model_dir)
+    model = train(snapshot, config, _previous_model(settings, active_path), version, evaluate)
+    model.save(model_dir / version)
+
+    accepted, reason = gate(model.metrics, active_metrics, config.eval.tolerance, config.eval.k)
+    activate = accepted or force
+    if force and not accepted:
+        reason = f"forced: {reason}"
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        model_store.create_model_version(
+            session,
+            version=version,
+            config_digest=model.digest,
+            path=version,
+            snapshot_at=now,
+            metrics=model.metrics,
+            n_users=snapshot.n_users,
+            n_items=snapshot.n_items,
+            n_events=len(snapshot.events),
+            status="candidate" if activate else "rejected",
+            note=reason,
+        )
+        if activate:
+            model_store.set_active_version(session, version)
+    outcome = TrainOutcome(
+        version, activate, reason, dict(model.metrics), time.monotonic() - started
+    )
+    log.info("training finished", extra=outcome.as_dict())
+    return outcome

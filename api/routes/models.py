@@ -1,0 +1,71 @@
+"""Model versions and training: POST /v1/models/train, GET /v1/jobs/{id}, GET /v1/models,
+POST /v1/models/{version}/activate (rollback or forced promotion)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+
+from api.deps import ApiKeyDep, SessionDep, SettingsDep
+from api.errors import ProblemError
+from api.jobs.launcher import launch_training
+from api.schemas.common import problem_responses
+from api.schemas.models import JobAccepted, JobOut, ModelList, ModelVersionOut
+from api.serving import HolderDep
+from api.store import jobs
+from api.store import models as model_store
+
+router = APIRouter(
+    prefix="/v1", tags=["models"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+)
+
+TRAIN_JOB = "train"
+
+
+@router.post("/models/train", status_code=202, responses=problem_responses(409))
+def train(session: SessionDep, settings: SettingsDep, force: bool = False) -> JobAccepted:
+    """Start a training run in its own process (a crash there never touches serving).
+    One run at a time: while one is queued or running, its id is returned with 409."""
+    running = jobs.unfinished_job(session, TRAIN_JOB)
+    if running is not None:
+        raise ProblemError(409, "Training already running", f"job {running.id} is {running.status}")
+    job = jobs.create_job(session, TRAIN_JOB)
+    session.commit()  # the child process must see the job row
+    launch_training(settings, job.id, force=force)
+    return JobAccepted(job_id=job.id)
+
+
+@router.get("/jobs/{job_id}", responses=problem_responses(404))
+def get_job(job_id: Annotated[str, Path(max_length=64)], session: SessionDep) -> JobOut:
+    job = jobs.get_job(session, job_id)
+    if job is None:
+        raise ProblemError(404, "Job not found", f"no job {job_id!r}")
+    return JobOut.from_row(job)
+
+
+@router.get("/models")
+def list_models(session: SessionDep, holder: HolderDep) -> ModelList:
+    rows = model_store.list_model_versions(session)
+    return ModelList(serving=holder.version, models=[ModelVersionOut.from_row(r) for r in rows])
+
+
+@router.post("/models/{version}/activate", responses=problem_responses(404, 409))
+def activate(
+    version: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    holder: HolderDep,
+    request: Request,
+) -> ModelVersionOut:
+    """Make a stored version the active one (e.g. roll back). Every replica picks it up at
+    its next poll; this one at once."""
+    row = model_store.get_model_version(session, version)
+    if row is None:
+        raise ProblemError(404, "Model version not found", f"no model version {version!r}")
+    settings = request.app.state.settings
+    if not (settings.model_dir / row.path / "manifest.json").exists():
+        raise ProblemError(409, "Artifact missing", f"model {version} has no artifact on disk")
+    row = model_store.set_active_version(session, version)
+    session.commit()
+    holder.refresh()
+    return ModelVersionOut.from_row(row)

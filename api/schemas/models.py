@@ -1,0 +1,69 @@
+"""Model versions and training jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.store.tables import Job, ModelVersion
+
+
+class ModelVersionOut(BaseModel):
+    version: str
+    created_at: datetime
+    status: str
+    active: bool
+    config_digest: str
+    snapshot_at: datetime
+    counts: dict[str, int]
+    metrics: dict[str, Any]
+    note: str | None
+
+    @classmethod
+    def from_row(cls, row: ModelVersion) -> ModelVersionOut:
+        return cls(
+            version=row.version,
+            created_at=row.created_at,
+            status=row.status,
+            active=row.is_active,
+            config_digest=row.config_digest,
+            snapshot_at=row.snapshot_at,
+            counts={"users": row.n_users, "items": row.n_items, "events": row.n_events},
+            metrics=dict(row.metrics or {}),
+            note=row.note,
+        )
+
+
+class ModelList(BaseModel):
+    serving: str | None
+    models: list[ModelVersionOut]
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: Job) -> JobOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            status=row.status,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            result=row.result,
+            error=row.error,
+        )
