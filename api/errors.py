@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import REQUEST_ID_HEADER
@@ -138,8 +139,22 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 500, "Internal Server Error", detail)
 
 
+async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable or refused the connection: a retryable 503, not a 500.
+    The transaction was rolled back, so nothing was half-written."""
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        503,
+        "Store unavailable",
+        "the database cannot be reached right now; nothing was written, retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(OperationalError, _store_down)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Exception, _unexpected)
