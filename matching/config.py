@@ -73,18 +73,20 @@ class TagConfig(_Section):
 
 
 class ALSConfig(_Section):
+    # Defaults tuned on a validation split of ml-100k's training ratings (bench/quality_ml100k.py
+    # --tune): strong regularisation wins on a small dense catalogue.
     factors: int = Field(64, ge=2, le=1024)
-    regularization: float = Field(0.05, ge=0)
-    alpha: float = Field(2.0, gt=0, description="confidence = 1 + alpha * weight")
+    regularization: float = Field(50.0, ge=0)
+    alpha: float = Field(5.0, gt=0, description="confidence = 1 + alpha * weight")
     iterations: int = Field(15, ge=1, le=200)
     random_state: int = 42
 
 
 class HybridConfig(_Section):
     tag_share: float = Field(
-        0.3, ge=0, le=1, description="a: joint = [sqrt(1-a) cf, sqrt(a) tag embedding]"
+        0.1, ge=0, le=1, description="a: joint = [sqrt(1-a) cf, sqrt(a) tag embedding]"
     )
-    tag_dim: int = Field(32, ge=2, le=512)
+    tag_dim: int = Field(16, ge=2, le=512)
     ridge_lambda: float = Field(1.0, gt=0, description="ridge penalty of the tags->factors maps")
     ridge_max_features: int = Field(
         8192, ge=1, description="most frequent tags used as ridge features (Gram matrix size)"

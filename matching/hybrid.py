@@ -31,7 +31,7 @@ from matching.config import HybridConfig
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
-_DENSE_GRAM_MAX = 4096  # up to this many tags an exact eigendecomposition of X'X is cheapest
+_DENSE_GRAM_MAX = 1024  # up to this many tags an exact eigendecomposition of the Gram wins
 CF_REASON = {"recommend": "users like you", "audience": "similar users engaged"}
 
 
