@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from api.deps import ApiKeyDep, SessionDep
 from api.errors import ProblemError
 from api.schemas.common import ID_MAX, problem_responses
-from api.serving import HolderDep
+from api.serving import HolderDep, known_to_model
 from api.store.segments import segments_of_user
 from api.store.users import get_user
 from matching.tagspace import declared_persona
@@ -52,7 +52,9 @@ def profile(
     if user is None:
         raise ProblemError(404, "User not found", f"no user {user_id!r}")
     model = holder.current
-    row = model.users.index(user_id) if model is not None else None
+    row = None
+    if model is not None and known_to_model(model, session, user_id):
+        row = model.users.index(user_id)
     attributes = dict(user.attributes or {})
     tags = dict(user.tags or {})
     if model is not None and row is not None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import ApiKeyDep, SessionDep
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import RecommendationsOut, ScoredItem
-from api.serving import HolderDep, item_filter, snapshot_time
+from api.serving import HolderDep, item_filter, known_to_model
 from api.store import freshness
 from api.store.events import seen_item_ids
 from api.store.users import get_user
@@ -38,19 +38,29 @@ def recommend(
     model = holder.current  # one reference for the whole answer: never two versions
     now = datetime.now(UTC)
     user = get_user(session, user_id)  # the store decides who exists (erasure is immediate)
+    seen: set[str] = set()
+    if user is not None and exclude_seen:
+        # Every stored event, not just those dated after the snapshot: an event can arrive
+        # after training although it happened before (clients send in batches, late).
+        seen = seen_item_ids(session, user_id)
     if model is None:
-        popular = freshness.popular_item_ids(session, now - POPULAR_WINDOW, n)
+        popular = freshness.popular_item_ids(
+            session,
+            now - POPULAR_WINDOW,
+            n,
+            now=now,
+            category=category,
+            tag=tag,
+            exclude=seen,
+        )
         return RecommendationsOut(
             user_id=user_id,
             model_version=None,
             strategy="popular",
             items=[ScoredItem(item_id=i, score=float(c), reasons=["popular"]) for i, c in popular],
         )
-    seen: set[str] = set()
-    if user is not None and exclude_seen:
-        seen = seen_item_ids(session, user_id, since=snapshot_time(model))
     answer = model.recommend(
-        user_id if user is not None else None,
+        user_id if user is not None and known_to_model(model, session, user_id) else None,
         n,
         attributes=dict(user.attributes) if user is not None else None,
         declared_tags=dict(user.tags) if user is not None else None,

@@ -4,13 +4,16 @@ so deletions, expiries, erasures, consent changes and new events count at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.store.tables import Event, Item, User
+from matching.tagging import declared_item_tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +46,53 @@ def consent_changed_since(session: Session, since: datetime) -> dict[str, bool]:
     return {r.id: bool(r.push_consent) for r in session.execute(query)}
 
 
-def popular_item_ids(session: Session, since: datetime, limit: int) -> list[tuple[str, int]]:
-    """Most interacted-with live items since a time: the answer before any model exists."""
-    count = func.count(Event.pk).label("n")
-    query = (
-        select(Event.item_id, count)
-        .join(Item, Item.id == Event.item_id)
-        .where(Event.ts >= since, Item.deleted.is_(False))
+def popular_item_ids(
+    session: Session,
+    since: datetime,
+    limit: int,
+    *,
+    now: datetime,
+    category: str | None = None,
+    tag: str | None = None,
+    exclude: Collection[str] = (),
+) -> list[tuple[str, int]]:
+    """Most interacted-with items since a time: the answer before any model exists.
+
+    Only items live at `now` (not deleted, published, not expired), in `category` and with
+    `tag` (declared, or a stored keyword as `kw:word`) when given, minus `exclude`: the same
+    rules the model's answers follow.
+    """
+    counts = (
+        select(Event.item_id, func.count(Event.pk).label("n"))
+        .where(Event.ts >= since)
         .group_by(Event.item_id)
-        .order_by(count.desc(), Event.item_id)
-        .limit(limit)
+        .subquery()
     )
-    return [(r.item_id, int(r.n)) for r in session.execute(query)]
+    query = (
+        select(Item.id, counts.c.n, Item.tags, Item.category, Item.keywords)
+        .join(counts, counts.c.item_id == Item.id)
+        .where(
+            Item.deleted.is_(False),
+            or_(Item.published_at.is_(None), Item.published_at <= now),
+            or_(Item.expires_at.is_(None), Item.expires_at > now),
+        )
+        .order_by(counts.c.n.desc(), Item.id)
+    )
+    if category is not None:
+        query = query.where(Item.category == category)
+    if tag is None and not exclude:
+        query = query.limit(limit)
+    found: list[tuple[str, int]] = []
+    for row in session.execute(query):
+        if row.id in exclude or (tag is not None and not _has_tag(row, tag)):
+            continue
+        found.append((row.id, int(row.n)))
+        if len(found) == limit:
+            break
+    return found
+
+
+def _has_tag(row: Row[Any], tag: str) -> bool:
+    if tag in declared_item_tags(row.tags or {}, row.category):
+        return True
+    return any(f"kw:{keyword}" == tag for keyword, _ in row.keywords or [])

@@ -101,3 +101,10 @@ def erase_user(session: Session, user_id: str) -> bool:
 def erased_user_ids_since(session: Session, since: datetime) -> set[str]:
     """Users erased at or after `since`: serving drops them from an older model's answers."""
     return set(session.scalars(select(Erasure.user_id).where(Erasure.erased_at >= since)))
+
+
+def erased_since(session: Session, user_id: str, since: datetime) -> bool:
+    """Was this id erased at or after `since`? (A model built before does not know the
+    person who may now use the id.)"""
+    query = select(Erasure.pk).where(Erasure.user_id == user_id, Erasure.erased_at >= since)
+    return session.scalar(query.limit(1)) is not None
