@@ -34,6 +34,7 @@ PROBLEM = "application/problem+json"
 WORLD_SIZE = {"n_users": 200, "n_items": 80, "n_events": 3000, "seed": 1}
 # Small and quick: the planted clusters are easy to find and the suite stays fast.
 SMALL_MODEL: dict[str, Any] = {"als": {"factors": 16, "iterations": 5, "regularization": 1.0}}
+DAY = 86_400.0
 CLUSTER_ITEMS: dict[int, dict[str, Any]] = {  # a new item per planted cluster: tags, no events
     0: {"title": "瑜伽入门", "tags": {"kw:瑜伽": 1.0, "kw:yoga": 0.9, "topic:fitness": 1.0}},
     1: {"title": "烘焙食谱", "tags": {"kw:美食": 1.0, "kw:烘焙": 0.9, "topic:food": 1.0}},
@@ -61,6 +62,23 @@ class World:
         code = ACTIVITY_PATTERNS.index(pattern)
         activity = self.truth.user_activity
         return [u.id for u, a in zip(self.catalogue.users, activity, strict=True) if a == code]
+
+    def users_in_stage(self, stage: str, now: float) -> set[str]:
+        """Lifecycle stage recomputed from the raw events, per user, as DESIGN.md states it
+        with the default thresholds: new within 7 days of the first event, churned after 60
+        days without one, silent after 14, else active."""
+        events, found = self.catalogue.events, set()
+        for row, user in enumerate(self.catalogue.users):
+            times = events.ts[events.user == row]
+            if not len(times) or (now - times.min()) / DAY <= 7:
+                judged = "new"
+            elif (now - times.max()) / DAY > 60:
+                judged = "churned"
+            else:
+                judged = "silent" if (now - times.max()) / DAY > 14 else "active"
+            if judged == stage:
+                found.add(user.id)
+        return found
 
     def event_counts(self) -> dict[str, int]:
         counts = np.bincount(self.catalogue.events.user, minlength=len(self.catalogue.users))

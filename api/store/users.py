@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, select, text
+from sqlalchemy import Column, Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from api.store.bulk import group_by_fields, insert_missing, is_postgresql, merge_by_id, upsert
-from api.store.tables import Base, Erasure, User, utcnow
+from api.store.tables import Base, Erasure, Segment, SegmentMember, User, utcnow
 
 USER_FIELDS = ("attributes", "tags", "push_consent")
 
@@ -85,9 +85,15 @@ def get_users(session: Session, user_ids: Iterable[str]) -> dict[str, User]:
 def erase_user(session: Session, user_id: str) -> bool:
     """Delete a user and every row they own; leave a tombstone. False if there was no user.
 
-    The delete runs before any read: on SQLite a write transaction that reads first can
+    Writes run before any read: on SQLite a write transaction that reads first can
     lose its snapshot to a concurrent writer.
     """
+    # A segment's size is read without counting its members: keep it true. (A write, and
+    # before the user's delete, which may cascade to the memberships.)
+    memberships = select(SegmentMember.segment).where(SegmentMember.user_id == user_id)
+    session.execute(
+        update(Segment).where(Segment.name.in_(memberships)).values(size=Segment.size - 1)
+    )
     deleted = session.execute(delete(User).where(User.id == user_id)).rowcount  # type: ignore[attr-defined]
     if not deleted:
         return False
