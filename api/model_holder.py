@@ -30,7 +30,7 @@ class ModelHolder:
         self._active_version = active_version
         self._loader = loader
         self._model: TrainedModel | None = None
-        self._lock = threading.Lock()  # one load at a time; readers never wait on it
+        self._lock = threading.Lock()  # one refresh at a time; readers never wait on it
         self.last_error: str | None = None
 
     @property
@@ -47,19 +47,22 @@ class ModelHolder:
         return artifact if artifact.is_absolute() else self._model_dir / artifact
 
     def refresh(self) -> bool:
-        """Load the active version if it is not the one being served. True when swapped."""
-        try:
-            active = self._active_version()
-        except Exception as exc:  # store outage: keep serving what we have
-            self.last_error = f"store unreachable: {exc.__class__.__name__}"
-            log.warning("model refresh skipped: %s", self.last_error)
-            return False
-        if active is None:
-            return False
-        version, path = active
-        if version == self.version:
-            return False
+        """Load the active version if it is not the one being served. True when swapped.
+
+        The store is read under the lock: a read that began before an activation committed
+        must not be compared after that activation's swap, or it would swap the old version
+        back in (the poller racing POST /v1/models/{v}/activate did exactly that).
+        """
         with self._lock:
+            try:
+                active = self._active_version()
+            except Exception as exc:  # store outage: keep serving what we have
+                self.last_error = f"store unreachable: {exc.__class__.__name__}"
+                log.warning("model refresh skipped: %s", self.last_error)
+                return False
+            if active is None:
+                return False
+            version, path = active
             if version == self.version:
                 return False
             try:
