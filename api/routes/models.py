@@ -3,6 +3,8 @@ POST /v1/models/{version}/activate (rollback or forced promotion)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -15,16 +17,21 @@ from api.schemas.models import JobAccepted, JobOut, ModelList, ModelVersionOut
 from api.serving import HolderDep
 from api.store import jobs
 from api.store import models as model_store
+from api.store.db import SessionFactory, session_scope
 
 router = APIRouter(
     prefix="/v1", tags=["models"], dependencies=[ApiKeyDep], responses=problem_responses(401)
 )
 
+log = logging.getLogger("tagmatch.jobs")
+
 TRAIN_JOB = "train"
 
 
-@router.post("/models/train", status_code=202, responses=problem_responses(409))
-def train(session: SessionDep, settings: SettingsDep, force: bool = False) -> JobAccepted:
+@router.post("/models/train", status_code=202, responses=problem_responses(409, 503))
+def train(
+    session: SessionDep, settings: SettingsDep, request: Request, force: bool = False
+) -> JobAccepted:
     """Start a training run in its own process (a crash there never touches serving).
     One run at a time: while one is queued or running, its id is returned with 409."""
     running = jobs.unfinished_job(session, TRAIN_JOB)
@@ -32,8 +39,32 @@ def train(session: SessionDep, settings: SettingsDep, force: bool = False) -> Jo
         raise ProblemError(409, "Training already running", f"job {running.id} is {running.status}")
     job = jobs.create_job(session, TRAIN_JOB)
     session.commit()  # the child process must see the job row
-    launch_training(settings, job.id, force=force)
+    factory = request.app.state.session_factory
+    try:
+        launch_training(settings, job.id, force=force, on_exit=_on_exit(factory, job.id))
+    except OSError as exc:
+        _fail_if_unfinished(factory, job.id, f"the training process did not start: {exc}")
+        raise ProblemError(503, "Cannot start training", str(exc)) from exc
     return JobAccepted(job_id=job.id)
+
+
+def _on_exit(factory: SessionFactory, job_id: str) -> Callable[[int], None]:
+    """When the training process ends without having finished its job (killed, OOM), the
+    job fails with the exit status instead of staying 'running' and blocking every next run."""
+
+    def record(code: int) -> None:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        _fail_if_unfinished(factory, job_id, f"the training process {how} before finishing")
+
+    return record
+
+
+def _fail_if_unfinished(factory: SessionFactory, job_id: str, error: str) -> None:
+    try:
+        with session_scope(factory) as session:
+            jobs.fail_unfinished_job(session, job_id, error)
+    except Exception:  # the store is down: nothing more can be recorded
+        log.exception("could not record the end of training job %s", job_id)
 
 
 @router.get("/jobs/{job_id}", responses=problem_responses(404))

@@ -72,3 +72,13 @@ def finish_job(
             error=error,
         )
     )
+
+
+def fail_unfinished_job(session: Session, job_id: str, error: str) -> bool:
+    """queued/running -> failed; False when the job had finished (its own outcome stands)."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="failed", finished_at=utcnow(), error=error)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
