@@ -28,7 +28,7 @@ from api.store.db import create_db_engine, make_session_factory, session_scope
 from api.store.migrate import upgrade_to_head
 from api.store.models import active_model_version
 from matching.datasets import Catalogue
-from matching.synthetic import ACTIVITY_PATTERNS, SyntheticTruth, generate_with_truth
+from matching.synthetic import SyntheticTruth, generate_with_truth
 
 PROBLEM = "application/problem+json"
 WORLD_SIZE = {"n_users": 200, "n_items": 80, "n_events": 3000, "seed": 1}
@@ -58,15 +58,10 @@ class World:
         self.user_cluster = {u.id: int(c) for u, c in zip(users, user_cluster, strict=True)}
         self.item_cluster = {i.id: int(c) for i, c in zip(items, item_cluster, strict=True)}
 
-    def users_by_activity(self, pattern: str) -> list[str]:
-        code = ACTIVITY_PATTERNS.index(pattern)
-        activity = self.truth.user_activity
-        return [u.id for u, a in zip(self.catalogue.users, activity, strict=True) if a == code]
-
     def users_in_stage(self, stage: str, now: float) -> set[str]:
-        """Lifecycle stage recomputed from the raw events, per user, as DESIGN.md states it
-        with the default thresholds: new within 7 days of the first event, churned after 60
-        days without one, silent after 14, else active."""
+        """Lifecycle stage recomputed from the raw events, user by user, with LifecycleConfig's
+        default thresholds: new within 7 days of the first event, churned after 60 days
+        without one, silent after 14, else active."""
         events, found = self.catalogue.events, set()
         for row, user in enumerate(self.catalogue.users):
             times = events.ts[events.user == row]
@@ -93,9 +88,6 @@ class World:
         row = [u.id for u in self.catalogue.users].index(user_id)
         events = self.catalogue.events
         return {self.catalogue.items[int(i)].id for i in events.item[events.user == row]}
-
-    def users_of_cluster(self, cluster: int) -> set[str]:
-        return {u for u, c in self.user_cluster.items() if c == cluster}
 
 
 def write_model_config(directory: Path, config: dict[str, Any] | None = None) -> Path:

@@ -53,6 +53,8 @@ def _on_exit(factory: SessionFactory, job_id: str) -> Callable[[int], None]:
     job fails with the exit status instead of staying 'running' and blocking every next run."""
 
     def record(code: int) -> None:
+        if code == 0:  # only a run that recorded its outcome exits 0
+            return
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         _fail_if_unfinished(factory, job_id, f"the training process {how} before finishing")
 

@@ -88,6 +88,8 @@ def test_train_job_runs_in_its_own_process_and_is_picked_up(
     wait_for(lambda: client.get("/v1/models").json()["serving"] == new, "the new version served")
     user = fresh_world.warm_users()[0]
     assert client.get(f"/v1/users/{user}/recommendations").json()["model_version"] == new
+    segments = client.get("/v1/segments").json()["segments"]
+    assert segments and all(s["model_version"] == new for s in segments)  # refreshed by the run
     assert_problem(client.get("/v1/jobs/no-such-job"), 404)
 
 

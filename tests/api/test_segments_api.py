@@ -140,6 +140,19 @@ def test_paging_is_stable_while_members_are_erased(served: TestClient) -> None:
     assert served.get("/v1/segments/paged").json()["size"] == len(everyone) - 2
 
 
+def test_refresh_on_demand_keeps_erased_users_out(served: TestClient) -> None:
+    created = put_segment(served, "refreshed", "gender = 'm' and has('topic:travel')")
+    before = members(served, "refreshed")
+    assert created["size"] == len(before) > 2
+    assert served.delete(f"/v1/users/{before[1]}").status_code == 204
+    # The model still holds the erased user; a re-evaluation must not bring them back.
+    refreshed = served.post("/v1/segments/refreshed/refresh")
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["size"] == len(before) - 1
+    assert members(served, "refreshed") == [u for u in before if u != before[1]]
+    assert_problem(served.post("/v1/segments/no-such-segment/refresh"), 404)
+
+
 def brute_force_report(model: TrainedModel, member_ids: list[str]) -> dict[str, Any]:
     """Counts per (source, tag) and per lifecycle stage, user by user."""
     ts = model.tagspace
