@@ -8,6 +8,11 @@ time; its Lua script (bench/serving_wrk.lua) draws a random user or item id per 
 10 000 sampled ids. Runs alternate bare, tagmatch, bare, tagmatch... so machine noise hits
 both sides; each figure is the median over the rounds. The headline is the ratio.
 
+Beside wrk's figures: the servers' CPU time per request (from /proc, all worker processes),
+which load on the same 2 cores barely disturbs; the cores other processes used meanwhile (a
+busy machine makes a run noise, the report says so); and how the kernel spread the
+connections over the workers (uvicorn workers race on one accept queue: 8/8 or 2/14).
+
     .venv/bin/python bench/serving_bench.py                       # 100k users x 20k items
     .venv/bin/python bench/serving_bench.py --quick               # 10k x 2k, 5 s runs
     .venv/bin/python bench/serving_bench.py --workers 2 --connections 16 --duration 15

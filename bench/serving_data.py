@@ -97,6 +97,14 @@ def _load(directory: Path, max_age_days: float) -> Prepared | None:
     )
 
 
+def _migrate(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+
+
 def prepare(
     sizes: Sizes,
     cache_root: Path,
@@ -110,6 +118,7 @@ def prepare(
     directory = (cache_root / sizes.key(backend)).resolve()
     if not rebuild and (found := _load(directory, max_age_days)) is not None:
         print(f"prepared data: reusing {directory}", flush=True)
+        _migrate(found.database_url)  # migrations added since (new indexes) apply to the cache
         return found
     if directory.exists():
         shutil.rmtree(directory)
