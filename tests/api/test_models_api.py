@@ -94,8 +94,13 @@ def test_train_job_runs_in_its_own_process_and_is_picked_up(
 
 
 def test_a_killed_training_job_fails_and_does_not_block_the_next(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, fresh_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A slow set-up (seconds of ALS after the claim), so the kill lands in the middle of the run.
+    slow = {"als": {"factors": 64, "iterations": 60, "regularization": 1.0}}
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    config = write_model_config(fresh_world.settings.model_dir.parent, slow)
+    client.app.state.settings = settings.model_copy(update={"model_config_file": config})  # type: ignore[attr-defined]
     started: list[subprocess.Popen[bytes]] = []
     launch = model_routes.launch_training
 
