@@ -89,6 +89,8 @@ class Timestamped:
 
 class User(Timestamped, Base):
     __tablename__ = "users"
+    # Serving reads "changed since the model's snapshot" (consent) on every push list.
+    __table_args__ = (Index("ix_users_updated_at", "updated_at"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -98,6 +100,8 @@ class User(Timestamped, Base):
 
 class Item(Timestamped, Base):
     __tablename__ = "items"
+    # Serving reads "changed since the model's snapshot" (deletions, windows) per request.
+    __table_args__ = (Index("ix_items_updated_at", "updated_at"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     title: Mapped[str] = mapped_column(Text, default="")
@@ -115,7 +119,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_user_id_ts", "user_id", "ts"),
-        Index("ix_events_item_id", "item_id"),
+        Index("ix_events_item_id_ts", "item_id", "ts"),
         Index("ix_events_ts", "ts"),
     )
 
