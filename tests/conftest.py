@@ -8,14 +8,13 @@ tables. Unreachable PostgreSQL: those tests skip, except under CI=true, where th
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from trained_world import postgres_schema
 
 from api.app import create_app
 from api.settings import Settings
@@ -47,17 +46,8 @@ def postgres_server_url() -> str:
 @pytest.fixture
 def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh, empty schema on the test server, dropped afterwards."""
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(postgres_server_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(postgres_server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
