@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from matching.als import interaction_matrix
 from matching.base import PAD_ID, PAD_SCORE, top_n
 from matching.config import ModelConfig
 from matching.data import EventLog
@@ -70,6 +71,10 @@ class TrainedModel:
     # TagSpace.user_matrix() for all users, built on first use and then sliced per request
     # (rebuilding it per request was a third of an audience call's model time).
     _user_matrix: sp.csr_matrix | None = field(default=None, init=False, repr=False)
+    # Every snapshot event's (user, item) pair, both ways round, built on first use: what
+    # exclude_seen excludes. Not `seen`, which drops pairs whose decayed weight is zero.
+    _interacted: sp.csr_matrix | None = field(default=None, init=False, repr=False)
+    _interacted_by_item: sp.csr_matrix | None = field(default=None, init=False, repr=False)
 
     # ---- lookups used to build filters -------------------------------------------------
     def item_rows(self, ids: Iterable[str]) -> np.ndarray:
@@ -100,6 +105,32 @@ class TrainedModel:
     def is_warm_user(self, row: int) -> bool:
         return bool(self.seen.indptr[row + 1] > self.seen.indptr[row])
 
+    def interacted_items(self, user_row: int) -> np.ndarray:
+        """Item rows this user had any event with in the snapshot."""
+        matrix = self._interacted
+        if matrix is None:
+            matrix = self._interacted = interaction_matrix(
+                self.events, len(self.users), len(self.items)
+            )
+        return matrix.indices[matrix.indptr[user_row] : matrix.indptr[user_row + 1]]
+
+    def interacted_users(self, item_row: int) -> np.ndarray:
+        """User rows with any event on this item in the snapshot."""
+        matrix = self._interacted_by_item
+        if matrix is None:
+            by_item = EventLog(
+                self.events.item,
+                self.events.user,
+                self.events.type_code,
+                self.events.value,
+                self.events.ts,
+                self.events.type_names,
+            )
+            matrix = self._interacted_by_item = interaction_matrix(
+                by_item, len(self.items), len(self.users)
+            )
+        return matrix.indices[matrix.indptr[item_row] : matrix.indptr[item_row + 1]]
+
     def user_tags(self, rows: np.ndarray) -> sp.csr_matrix:
         """Users' matching tag vectors (TagSpace.user_matrix) for just these rows."""
         matrix = self._user_matrix
@@ -120,13 +151,16 @@ class TrainedModel:
         exclude_seen: bool | None = None,
     ) -> Recommendations:
         """personal for a known user with history; cold_start from attributes/declared tags
-        (given, or as stored for a known user without events); otherwise popular."""
+        (given, or as stored for a known user without events); otherwise popular.
+        exclude_seen drops the items the user had events with in the snapshot; events the
+        model has not seen are the caller's to pass in exclude_item_ids."""
         row = self.users.index(user_id) if user_id is not None else None
         excluded = self.item_rows(exclude_item_ids)
+        if row is not None and (
+            self.config.index.exclude_seen if exclude_seen is None else exclude_seen
+        ):
+            excluded = np.concatenate([excluded, self.interacted_items(row)])
         if row is not None and self.is_warm_user(row):
-            if self.config.index.exclude_seen if exclude_seen is None else exclude_seen:
-                seen = self.seen.indices[self.seen.indptr[row] : self.seen.indptr[row + 1]]
-                excluded = np.concatenate([excluded, seen])
             query = np.asarray(self.user_vectors[row])
             tags = self.user_tags(np.array([row]))
             return Recommendations(
@@ -175,12 +209,18 @@ class TrainedModel:
         tags: Mapping[str, float] | None = None,
         allowed_user_rows: np.ndarray | None = None,
         exclude_user_ids: Iterable[str] = (),
+        exclude_seen: bool = False,
     ) -> list[Scored]:
-        """Users most likely to engage with an item, known or described by its tags."""
+        """Users most likely to engage with an item, known or described by its tags.
+        exclude_seen drops users with an event on the item in the snapshot (later events
+        are the caller's to pass in exclude_user_ids)."""
         query, query_tags = self._item_query(item_id, title, text, tags)
         if query is None:
             return []
         excluded = self.user_rows(exclude_user_ids)
+        item_row = self.items.index(item_id) if item_id is not None else None
+        if exclude_seen and item_row is not None:
+            excluded = np.concatenate([excluded, self.interacted_users(item_row)])
         ids, scores = self.user_index.search(query[None, :], n, allowed_user_rows, excluded)
         rows = ids[0][ids[0] != PAD_ID]
         reasons = self._reasons(

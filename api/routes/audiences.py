@@ -13,7 +13,14 @@ from api.deps import ApiKeyDep, SessionDep
 from api.errors import ProblemError
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import AudienceOut, ScoredItem, ScoredUser, SimilarItemsOut
-from api.serving import HolderDep, item_filter, require_model, user_filter, user_mask
+from api.serving import (
+    HolderDep,
+    item_filter,
+    require_model,
+    snapshot_time,
+    user_filter,
+    user_mask,
+)
 from api.store import segments as segment_store
 from api.store.events import users_who_saw_item
 from api.store.items import get_item
@@ -82,16 +89,21 @@ def rank_audience(
         members = tagged if members is None else members & tagged
     mask = user_mask(model, session, members=members, consent_only=consent_only)
     excluded = set(exclude_user_ids or ())
+    known = model.items.index(item.id) is not None
     if exclude_seen:
-        excluded |= users_who_saw_item(session, item.id)
+        # The model excludes who its snapshot saw engage; the store adds what arrived since
+        # (the item's whole history when the model does not have the item).
+        since = snapshot_time(model) if known else None
+        excluded |= users_who_saw_item(session, item.id, outside_snapshot=since)
     return model.audience(
-        item.id if model.items.index(item.id) is not None else None,
+        item.id if known else None,
         n,
         title=item.title or "",
         text=item.text or "",
         tags=dict(item.tags or {}),
         allowed_user_rows=user_filter(mask),
         exclude_user_ids=excluded,
+        exclude_seen=exclude_seen,
     )
 
 

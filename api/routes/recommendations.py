@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import ApiKeyDep, SessionDep
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import RecommendationsOut, ScoredItem
-from api.serving import HolderDep, item_filter, known_to_model
+from api.serving import HolderDep, item_filter, known_to_model, snapshot_time
 from api.store import freshness
 from api.store.events import seen_item_ids
 from api.store.users import get_user
@@ -38,11 +38,13 @@ def recommend(
     model = holder.current  # one reference for the whole answer: never two versions
     now = datetime.now(UTC)
     user = get_user(session, user_id)  # the store decides who exists (erasure is immediate)
+    known = user is not None and model is not None and known_to_model(model, session, user_id)
     seen: set[str] = set()
     if user is not None and exclude_seen:
-        # Every stored event, not just those dated after the snapshot: an event can arrive
-        # after training although it happened before (clients send in batches, late).
-        seen = seen_item_ids(session, user_id)
+        # The model excludes what its snapshot held; the store adds what arrived since (late
+        # events dated before the snapshot included), or everything for a user it lacks.
+        since = snapshot_time(model) if known and model is not None else None
+        seen = seen_item_ids(session, user_id, outside_snapshot=since)
     if model is None:
         popular = freshness.popular_item_ids(
             session,
@@ -60,7 +62,7 @@ def recommend(
             items=[ScoredItem(item_id=i, score=float(c), reasons=["popular"]) for i, c in popular],
         )
     answer = model.recommend(
-        user_id if user is not None and known_to_model(model, session, user_id) else None,
+        user_id if known else None,
         n,
         attributes=dict(user.attributes) if user is not None else None,
         declared_tags=dict(user.tags) if user is not None else None,

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from api.store.bulk import chunks, insert_for, is_postgresql
 from api.store.items import ensure_items
-from api.store.tables import Event
+from api.store.tables import Event, utcnow
 from api.store.users import ensure_users
 
 EVENT_FIELDS = ("event_id", "user_id", "item_id", "type", "value", "ts")
+# A snapshot taken at T may miss an event stamped ingested_at < T whose transaction committed
+# after the snapshot began, or stamped by a host whose clock runs behind the trainer's. Ingest
+# transactions last seconds; this margin covers them and modest clock skew, at the cost of
+# re-reading a few minutes of events the model already has.
+SNAPSHOT_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +43,9 @@ def insert_events(session: Session, records: Sequence[Mapping[str, Any]]) -> Ins
     ensure_items(session, (record["item_id"] for record in unique))
     if any(record["ts"].tzinfo is None for record in unique):
         raise ValueError("event ts must be timezone-aware")
+    ingested_at = utcnow()
     if is_postgresql(session):
-        accepted = _insert_postgresql(session, unique)
+        accepted = _insert_postgresql(session, unique, ingested_at)
         return InsertedEvents(accepted=accepted, duplicates=len(records) - accepted)
     statement = (
         insert_for(session, Event.__table__)  # type: ignore[arg-type]
@@ -48,7 +54,10 @@ def insert_events(session: Session, records: Sequence[Mapping[str, Any]]) -> Ins
     )
     accepted = 0
     for chunk in chunks(unique):
-        rows = [{field: record.get(field) for field in EVENT_FIELDS} for record in chunk]
+        rows = [
+            {**{field: record.get(field) for field in EVENT_FIELDS}, "ingested_at": ingested_at}
+            for record in chunk
+        ]
         # RETURNING through insertmanyvalues: one multi-row statement per batch, and the
         # returned rows are exactly the inserted ones, so duplicates are counted exactly.
         accepted += len(session.execute(statement, rows).all())
@@ -59,19 +68,24 @@ def insert_events(session: Session, records: Sequence[Mapping[str, Any]]) -> Ins
 # counts the rows actually inserted. Measured 5-10x faster than multi-row VALUES here.
 _INSERT_EVENTS_POSTGRESQL = text(
     "WITH inserted AS ("
-    " INSERT INTO events (event_id, user_id, item_id, type, value, ts)"
-    " SELECT * FROM unnest(CAST(:event_id AS varchar[]), CAST(:user_id AS varchar[]),"
-    "  CAST(:item_id AS varchar[]), CAST(:type AS varchar[]), CAST(:value AS float8[]),"
-    "  CAST(:ts AS timestamptz[]))"
+    " INSERT INTO events (event_id, user_id, item_id, type, value, ts, ingested_at)"
+    " SELECT *, CAST(:ingested_at AS timestamptz) FROM unnest(CAST(:event_id AS varchar[]),"
+    "  CAST(:user_id AS varchar[]), CAST(:item_id AS varchar[]), CAST(:type AS varchar[]),"
+    "  CAST(:value AS float8[]), CAST(:ts AS timestamptz[]))"
     " ON CONFLICT (event_id) DO NOTHING RETURNING 1"
     ") SELECT count(*) FROM inserted"
 )
 
 
-def _insert_postgresql(session: Session, records: Sequence[Mapping[str, Any]]) -> int:
+def _insert_postgresql(
+    session: Session, records: Sequence[Mapping[str, Any]], ingested_at: datetime
+) -> int:
     accepted = 0
     for chunk in chunks(records, 10_000):
-        columns = {field: [record.get(field) for record in chunk] for field in EVENT_FIELDS}
+        columns: dict[str, Any] = {
+            field: [record.get(field) for record in chunk] for field in EVENT_FIELDS
+        }
+        columns["ingested_at"] = ingested_at
         accepted += int(session.execute(_INSERT_EVENTS_POSTGRESQL, columns).scalar_one())
     return accepted
 
@@ -88,19 +102,31 @@ def events_of_user(
     return list(session.scalars(query))
 
 
-def seen_item_ids(session: Session, user_id: str, since: datetime | None = None) -> set[str]:
-    """Items a user interacted with (at or after `since`): what exclude_seen excludes."""
+def _outside_snapshot(snapshot_time: datetime) -> ColumnElement[bool]:
+    """Events a snapshot taken at `snapshot_time` may not contain: received after it (late
+    arrivals with old timestamps included) or dated after it."""
+    return or_(Event.ingested_at >= snapshot_time - SNAPSHOT_MARGIN, Event.ts > snapshot_time)
+
+
+def seen_item_ids(
+    session: Session, user_id: str, *, outside_snapshot: datetime | None = None
+) -> set[str]:
+    """Items a user interacted with: what exclude_seen excludes. With `outside_snapshot`, only
+    those a model trained on that snapshot may not know about (it knows the rest)."""
     query = select(Event.item_id).where(Event.user_id == user_id).distinct()
-    if since is not None:
-        query = query.where(Event.ts >= since)
+    if outside_snapshot is not None:
+        query = query.where(_outside_snapshot(outside_snapshot))
     return set(session.scalars(query))
 
 
-def users_who_saw_item(session: Session, item_id: str, since: datetime | None = None) -> set[str]:
-    """Users with an event on an item: what an audience's exclude_seen excludes."""
+def users_who_saw_item(
+    session: Session, item_id: str, *, outside_snapshot: datetime | None = None
+) -> set[str]:
+    """Users with an event on an item: what an audience's exclude_seen excludes. With
+    `outside_snapshot`, as for seen_item_ids."""
     query = select(Event.user_id).where(Event.item_id == item_id).distinct()
-    if since is not None:
-        query = query.where(Event.ts >= since)
+    if outside_snapshot is not None:
+        query = query.where(_outside_snapshot(outside_snapshot))
     return set(session.scalars(query))
 
 

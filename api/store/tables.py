@@ -121,6 +121,9 @@ class Event(Base):
         Index("ix_events_user_id_ts", "user_id", "ts"),
         Index("ix_events_item_id_ts", "item_id", "ts"),
         Index("ix_events_ts", "ts"),
+        # What a snapshot cannot have contained: serving's exclusion of seen items and users.
+        Index("ix_events_item_id_ingested_at", "item_id", "ingested_at"),
+        Index("ix_events_user_id_ingested_at", "user_id", "ingested_at"),
     )
 
     pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -133,7 +136,8 @@ class Event(Base):
     )
     type: Mapped[str] = mapped_column(String(64))
     value: Mapped[float | None] = mapped_column(Float)
-    ts: Mapped[datetime]
+    ts: Mapped[datetime]  # when it happened, as the client says
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)  # when the store got it
 
 
 class Erasure(Base):

@@ -193,6 +193,26 @@ def audience(client: TestClient, item_id: str, **params: Any) -> dict[str, Any]:
     return body
 
 
+def test_audience_excludes_users_whose_events_arrived_after_training(
+    served: TestClient, world: World
+) -> None:
+    item = world.catalogue.items[5].id
+    first, second = ids(audience(served, item, n=5), "users")[:2]
+    before_training = world.catalogue.events.ts.max()
+    late = datetime.fromtimestamp(float(before_training), UTC) - timedelta(days=2)
+    events = [
+        {"id": "aud-now", "user_id": first, "item_id": item, "type": "click",
+         "ts": datetime.now(UTC).isoformat()},
+        {"id": "aud-late", "user_id": second, "item_id": item, "type": "view",
+         "ts": late.isoformat()},
+    ]  # fmt: skip
+    assert served.post("/v1/events", json={"events": events}).status_code == 200
+    now_ranked = ids(audience(served, item, n=50), "users")
+    assert first not in now_ranked and second not in now_ranked
+    everyone = ids(audience(served, item, n=50, exclude_seen="false"), "users")
+    assert first in everyone and second in everyone
+
+
 def user_share(world: World, user_ids: list[str], cluster: int) -> float:
     return float(np.mean([world.user_cluster.get(u) == cluster for u in user_ids]))
 

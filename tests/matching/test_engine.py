@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matching.config import ALSConfig, EvalConfig, HybridConfig, ModelConfig
+from matching.config import ALSConfig, EvalConfig, EventConfig, HybridConfig, ModelConfig
+from matching.data import EventLog, Snapshot
 from matching.model import TrainedModel
 from matching.pipeline import gate, train
 
@@ -135,3 +136,35 @@ def test_retrain_keeps_tag_columns(engine_model, engine_planted):
     old = engine_model.tagspace.tags.to_list()
     assert again.tagspace.tags.to_list()[: len(old)] == old
     assert again.metrics == {"evaluated": False, "train_seconds": again.metrics["train_seconds"]}
+
+
+def test_exclude_seen_covers_every_snapshot_event_even_weightless_ones(engine_planted):
+    """An impression weighted 0 adds nothing to ALS (not in `seen`), but the user did see
+    the item: exclude_seen must drop it in both directions."""
+    base = engine_planted.snapshot
+    shown = [40, 41, 42]  # tech items, far from u0's yoga taste
+    events = EventLog.from_columns(
+        user=np.concatenate([base.events.user, [0, 0, 0]]),
+        item=np.concatenate([base.events.item, shown]),
+        types=[*np.asarray(base.events.type_names)[base.events.type_code], *["impression"] * 3],
+        ts=np.concatenate([base.events.ts, [base.now - 60.0] * 3]),
+    )
+    snapshot = Snapshot(users=base.users, items=base.items, events=events, now=base.now)
+    weights = {**CONFIG.events.weights, "impression": 0.0}
+    config = CONFIG.model_copy(update={"events": EventConfig(weights=weights)})
+    model = train(snapshot, config, version="v-impressions", evaluate=False)
+    assert not set(shown) & set(model.seen[0].indices.tolist())
+    assert set(shown) <= set(model.interacted_items(0).tolist())
+
+    def recommended(exclude_seen: bool) -> set[int]:
+        answer = model.recommend("u0", 60, exclude_seen=exclude_seen)
+        return set(model.item_rows([s.id for s in answer.items]).tolist())
+
+    assert not set(shown) & recommended(True)
+    assert set(shown) <= recommended(False)
+    for row in shown:
+        item = f"i{row}"
+        audience = {s.id for s in model.audience(item, 90, exclude_seen=True)}
+        everyone = {s.id for s in model.audience(item, 90)}
+        seen_by = set(model.users.lookup(model.interacted_users(row)))
+        assert "u0" in seen_by and not seen_by & audience and seen_by <= everyone
