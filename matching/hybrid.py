@@ -214,13 +214,16 @@ def build_hybrid(
 def shared_tags(
     query_tags: sp.csr_matrix, candidate_tags: sp.csr_matrix, tags: Vocabulary, top: int
 ) -> list[list[str]]:
-    """Per candidate, the tags it shares with the query, strongest product of weights first."""
+    """Per candidate, the tags it shares with the query, strongest product of weights first
+    (ties by tag column). One sort for all candidates: this runs for every answered row."""
     products = sp.csr_matrix(sp.csr_matrix(candidate_tags).multiply(sp.csr_matrix(query_tags)))
     products.eliminate_zeros()
-    out: list[list[str]] = []
-    for row in range(products.shape[0]):
-        start, end = products.indptr[row], products.indptr[row + 1]
-        cols, weights = products.indices[start:end], products.data[start:end]
-        best = cols[np.lexsort((cols, -weights))[:top]]
-        out.append(tags.lookup(best))
-    return out
+    if products.shape[0] == 0:
+        return []
+    per_row = np.diff(products.indptr)
+    rows = np.repeat(np.arange(products.shape[0]), per_row)
+    order = np.lexsort((products.indices, -products.data, rows))  # row, then weight desc
+    rank_in_row = np.arange(len(order)) - products.indptr[rows]
+    names = tags.lookup(products.indices[order[rank_in_row < top]])
+    bounds = np.cumsum(np.minimum(per_row, top))
+    return [names[start:end] for start, end in zip(np.r_[0, bounds[:-1]], bounds, strict=True)]

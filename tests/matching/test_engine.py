@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from matching.config import ALSConfig, EvalConfig, EventConfig, HybridConfig, ModelConfig
 from matching.data import EventLog, Snapshot
+from matching.hybrid import shared_tags
 from matching.model import TrainedModel
 from matching.pipeline import gate, train
+from matching.vocabulary import Vocabulary
 
 CONFIG = ModelConfig(
     als=ALSConfig(factors=16, iterations=10),
@@ -168,3 +171,21 @@ def test_exclude_seen_covers_every_snapshot_event_even_weightless_ones(engine_pl
         everyone = {s.id for s in model.audience(item, 90)}
         seen_by = set(model.users.lookup(model.interacted_users(row)))
         assert "u0" in seen_by and not seen_by & audience and seen_by <= everyone
+
+
+def test_shared_tags_strongest_first_ties_by_column_cut_at_top():
+    tags = Vocabulary.from_list(["a", "b", "c", "d"])
+    query = sp.csr_matrix(np.array([[1.0, 0.5, 1.0, 0.0]], np.float32))
+    candidates = sp.csr_matrix(
+        np.array(
+            [
+                [0.2, 1.0, 0.2, 1.0],  # products a 0.2, b 0.5, c 0.2: b, then a/c tie by column
+                [0.0, 0.0, 0.0, 1.0],  # nothing shared
+                [0.0, 0.0, 0.9, 0.0],
+            ],
+            np.float32,
+        )
+    )
+    assert shared_tags(query, candidates, tags, top=2) == [["b", "a"], [], ["c"]]
+    assert shared_tags(query, candidates, tags, top=5) == [["b", "a", "c"], [], ["c"]]
+    assert shared_tags(query, candidates[:0], tags, top=2) == []
