@@ -1,7 +1,8 @@
 """POST /v1/push-lists and GET /v1/push-lists/{id} (JSON or CSV): a marketer's target list.
 
 Only users with push consent (as the store says now), never erased ones, and none already
-pushed `frequency_cap.max` times within `frequency_cap.hours` by earlier lists.
+pushed `frequency_cap.max` times within `frequency_cap.hours` by earlier lists. An expired
+item gets 409: there is nothing left to push.
 """
 
 from __future__ import annotations
@@ -31,13 +32,22 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=201, responses=problem_responses(404, 422, 503))
+@router.post("", status_code=201, responses=problem_responses(404, 409, 422, 503))
 def create_push_list(
     request: PushListRequest, session: SessionDep, holder: HolderDep
 ) -> PushListOut:
     model = require_model(holder, "a push list")
     item = existing_item(session, request.item_id)
     now = datetime.now(UTC)
+    if item.expires_at is not None and item.expires_at <= now:
+        # A push for content that is gone leads nowhere and spends a frequency-cap slot.
+        # Not yet published is fine: lists are often prepared ahead of a launch.
+        raise ProblemError(
+            409,
+            "Item expired",
+            f"item {item.id!r} expired at {item.expires_at.isoformat()}; nothing to push",
+            [{"loc": ["body", "item_id"], "msg": "item expired"}],
+        )
     capped: set[str] = set()
     if request.frequency_cap is not None:
         since = now - timedelta(hours=request.frequency_cap.hours)

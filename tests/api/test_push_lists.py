@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from trained_world import World, assert_problem
 
 from api.app import create_app
 from api.store.db import create_db_engine, make_session_factory, session_scope
-from api.store.tables import PushListMember
+from api.store.tables import PushList, PushListMember
 
 
 def push(client: TestClient, **request: Any) -> dict[str, Any]:
@@ -46,6 +47,15 @@ def consenting(client: TestClient, world: World) -> set[str]:
 
 def saw(world: World, item_id: str) -> set[str]:
     return {u for u in world.user_cluster if item_id in world.items_of_user(u)}
+
+
+def stored_lists_for(world: World, item_id: str) -> int:
+    engine = create_db_engine(world.settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return int(session.scalar(select(func.count()).where(PushList.item_id == item_id)) or 0)
+    finally:
+        engine.dispose()
 
 
 def test_push_list_is_stored_with_consenting_users_only(served: TestClient, world: World) -> None:
@@ -115,6 +125,22 @@ def test_errors(served: TestClient, world: World) -> None:
     assert_problem(served.post("/v1/push-lists", json={"item_id": "nothing-here"}), 404)
     unknown_segment = {"item_id": item, "segment": "no-such-segment"}
     assert_problem(served.post("/v1/push-lists", json=unknown_segment), 404)
+
+
+def test_expired_item_is_refused_unpublished_is_allowed(served: TestClient, world: World) -> None:
+    now = datetime.now(UTC)
+    items = [
+        {"id": "push-expired", "title": "yoga class", "tags": ["topic:fitness"],
+         "expires_at": (now - timedelta(hours=1)).isoformat()},
+        {"id": "push-upcoming", "title": "yoga class", "tags": ["topic:fitness"],
+         "published_at": (now + timedelta(days=1)).isoformat()},
+    ]  # fmt: skip
+    assert served.put("/v1/items", json={"items": items}).status_code == 200
+    body = assert_problem(served.post("/v1/push-lists", json={"item_id": "push-expired"}), 409)
+    assert body["errors"][0]["loc"] == ["body", "item_id"]
+    assert stored_lists_for(world, "push-expired") == 0  # nothing written
+    upcoming = push(served, item_id="push-upcoming", size=5)
+    assert len(upcoming["users"]) == 5
 
 
 def test_erased_user_leaves_every_list_and_their_push_history_goes(
