@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup run test lint bench openapi clean
+.PHONY: setup run test lint bench bench-tools openapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,18 @@ test: lint
 openapi: setup
 	$(BIN)/tagmatch openapi > openapi/openapi.json
 
-bench: setup
-	$(BIN)/python bench/run_all.py
+# The serving benchmark drives the servers with wrk, a Debian package: installed here if absent.
+bench-tools:
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
+	  || { sudo apt-get update -qq && sudo apt-get install -y -qq wrk; }
+
+# Every figure in BENCHMARKS.md, in its order of issues (ml-100k by path: ../shared/data).
+bench: setup bench-tools
+	$(BIN)/python bench/quality_ml100k.py --seed 0
+	$(BIN)/python bench/tags_bench.py
+	$(BIN)/python bench/segments_bench.py --repeats 7 --ml100k
+	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/serving_bench.py --workers 2
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

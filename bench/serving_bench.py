@@ -334,7 +334,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if shutil.which("wrk") is None:
-        sys.exit("wrk not found: apt-get install -y wrk")
+        sys.exit("wrk not found: `make bench-tools` installs it (Debian package wrk)")
     version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
     args.wrk_version = version[1] if len(version) > 1 else "?"
     prepared = prepare(
