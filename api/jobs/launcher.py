@@ -1,9 +1,12 @@
-"""Start a training run as a separate process, so a crash or OOM there leaves serving alone.
+"""Start a training run as a separate process, so a crash or OOM there leaves serving alone,
+and tell a dead run's job apart from a live one.
 
 Its logs go to the same stream as the API's (inherited stdout/stderr). A watcher thread
 waits for it (no zombie) and reports its exit code to `on_exit`: the caller uses that to fail
-a job the process could not finish itself (killed, OOM), which would otherwise stay
-"running" and refuse every later training request.
+a job the process could not finish itself (killed, OOM), with the exit status in the error.
+The watcher lives only as long as the API process that launched the run; for every other
+job (launched before a restart, by another replica, or whose watcher is gone) the training
+lock decides: `fail_if_dead`.
 """
 
 from __future__ import annotations
@@ -13,8 +16,32 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from api.jobs.lock import training_lock_holder
 from api.settings import Settings
+from api.store import jobs
+from api.store.tables import Job, utcnow
+
+TRAIN_JOB = "train"
+# A launched process takes the lock, then claims its job, within seconds of starting (imports
+# only); a job still queued long after that will never be claimed.
+QUEUED_GRACE = timedelta(minutes=2)
+PROCESS_GONE = (
+    "the training process is gone: it stopped before finishing (killed or crashed) "
+    "and no process holds the training lock"
+)
+NEVER_STARTED = (
+    "the training process never started: the job stayed queued for over "
+    f"{int(QUEUED_GRACE.total_seconds())} s and no process holds the training lock"
+)
+
+# Jobs whose process this API process launched and still waits on: their watcher reports
+# the exact exit status, so the lock is not consulted for them.
+_watched: set[str] = set()
 
 
 def launch_training(
@@ -40,7 +67,30 @@ def launch_training(
         start_new_session=True,
     )
     if on_exit is not None:
-        threading.Thread(
-            target=lambda: on_exit(process.wait()), name=f"train-{job_id}", daemon=True
-        ).start()
+        _watched.add(job_id)
+
+        def watch() -> None:
+            try:
+                on_exit(process.wait())
+            finally:  # after the report: no moment when the job is neither watched nor failed
+                _watched.discard(job_id)
+
+        threading.Thread(target=watch, name=f"train-{job_id}", daemon=True).start()
     return process
+
+
+def fail_if_dead(session: Session, model_dir: Path, job: Job) -> bool:
+    """Mark an unfinished training job failed when no process can be running it; True when
+    it did (the caller commits).
+
+    A run holds the training lock from before its claim (queued -> running) until after its
+    outcome is recorded, so a running job while nobody holds the lock is dead. A queued job
+    may belong to a process still starting: only one queued past QUEUED_GRACE is."""
+    if job.status not in ("queued", "running") or job.id in _watched:
+        return False
+    if job.status == "queued" and utcnow() - job.created_at < QUEUED_GRACE:
+        return False
+    if training_lock_holder(model_dir) is not None:
+        return False
+    error = PROCESS_GONE if job.status == "running" else NEVER_STARTED
+    return jobs.fail_unfinished_job(session, job.id, error, statuses=(job.status,))

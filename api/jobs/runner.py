@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from api.jobs import segments as segment_jobs
+from api.jobs.launcher import PROCESS_GONE, TRAIN_JOB
+from api.jobs.lock import TrainingLock, TrainingLocked
 from api.jobs.train import NothingToTrain, load_model_config, run_training
 from api.settings import Settings
 from api.store import jobs
 from api.store import models as model_store
 from api.store import segments as segment_store
-from api.store.db import create_db_engine, make_session_factory, session_scope, snapshot_session
+from api.store.db import (
+    SessionFactory,
+    create_db_engine,
+    make_session_factory,
+    session_scope,
+    snapshot_session,
+)
 from api.store.snapshot import read_snapshot
 from matching.model import TrainedModel
 from matching.pipeline import evaluate_snapshot
@@ -26,6 +37,10 @@ def _active_model(settings: Settings, session: Any) -> TrainedModel | None:
     return None if row is None else TrainedModel.load(settings.model_dir / row.path)
 
 
+# sysexits EX_TEMPFAIL: another run is on; a scheduler may simply try again later.
+LOCKED_EXIT = 75
+
+
 def train_command(settings: Settings, *, force: bool, if_no_model: bool, job_id: str | None) -> int:
     engine = create_db_engine(settings.database_url)
     factory = make_session_factory(engine)
@@ -35,32 +50,58 @@ def train_command(settings: Settings, *, force: bool, if_no_model: bool, job_id:
                 if model_store.active_model_version(session) is not None:
                     print("a model is already active; not training (--if-no-model)")
                     return 0
-        if job_id is not None:
-            with session_scope(factory) as session:
-                if not jobs.claim_job(session, job_id):
-                    print(f"job {job_id} is not queued; nothing to do")
-                    return 1
+        # The lock before the claim, released after the outcome is recorded: so a job that
+        # is "running" while nobody holds the lock is known dead (launcher.fail_if_dead).
         try:
-            outcome = run_training(settings, force=force, engine=engine)
-            result = outcome.as_dict()
-            if outcome.activated:
-                model = TrainedModel.load(settings.model_dir / outcome.version)
+            lock = TrainingLock.acquire(settings.model_dir, job_id=job_id)
+        except TrainingLocked as exc:
+            if job_id is not None:
                 with session_scope(factory) as session:
-                    result["segments"] = segment_jobs.refresh_all(session, model)
-        except NothingToTrain as exc:
-            _finish(factory, job_id, error=str(exc))
-            print(f"nothing to train: {exc}")
-            return 3
-        except Exception as exc:
-            _finish(factory, job_id, error=f"{exc.__class__.__name__}: {exc}")
-            log.error("training failed\n%s", traceback.format_exc())
-            return 1
-        _finish(factory, job_id, result=result)
-        verdict = "activated" if outcome.activated else "kept the active model"
-        print(f"model {outcome.version}: {verdict} ({outcome.reason})")
-        return 0
+                    jobs.fail_unfinished_job(session, job_id, str(exc))
+            print(f"error: {exc}", file=sys.stderr)
+            return LOCKED_EXIT
+        with lock:
+            return _train_locked(settings, engine, factory, force=force, job_id=job_id)
     finally:
         engine.dispose()
+
+
+def _train_locked(
+    settings: Settings,
+    engine: Engine,
+    factory: SessionFactory,
+    *,
+    force: bool,
+    job_id: str | None,
+) -> int:
+    with session_scope(factory) as session:
+        # Their processes held this lock until they finished: whatever is still running died.
+        for gone in jobs.fail_running_jobs(session, TRAIN_JOB, PROCESS_GONE):
+            log.warning("training job %s had died; marked failed", gone)
+    if job_id is not None:
+        with session_scope(factory) as session:
+            if not jobs.claim_job(session, job_id):
+                print(f"job {job_id} is not queued; nothing to do")
+                return 1
+    try:
+        outcome = run_training(settings, force=force, engine=engine, lock_held=True)
+        result = outcome.as_dict()
+        if outcome.activated:
+            model = TrainedModel.load(settings.model_dir / outcome.version)
+            with session_scope(factory) as session:
+                result["segments"] = segment_jobs.refresh_all(session, model)
+    except NothingToTrain as exc:
+        _finish(factory, job_id, error=str(exc))
+        print(f"nothing to train: {exc}")
+        return 3
+    except Exception as exc:
+        _finish(factory, job_id, error=f"{exc.__class__.__name__}: {exc}")
+        log.error("training failed\n%s", traceback.format_exc())
+        return 1
+    _finish(factory, job_id, result=result)
+    verdict = "activated" if outcome.activated else "kept the active model"
+    print(f"model {outcome.version}: {verdict} ({outcome.reason})")
+    return 0
 
 
 def _finish(

@@ -4,12 +4,17 @@ Crash safety, step by step: the artifact is written to a temporary directory and
 place, so a kill leaves either nothing or a complete version; the store row is written only
 after the artifact is complete; activation is one transaction. Until then serving keeps the
 last good model. A stale temp dir from a killed run is swept at the next start.
+
+Exclusion: a run holds the training lock (api.jobs.lock) from start to end, so two runs
+(cron + API, two crons) never interleave: the sweep cannot delete a live run's temp dir, and
+only one run at a time gates and activates.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from api.jobs.lock import TrainingLock
 from api.settings import Settings
 from api.store import models as model_store
 from api.store.db import create_db_engine, make_session_factory, session_scope, snapshot_session
@@ -83,15 +89,22 @@ def run_training(
     force: bool = False,
     engine: Engine | None = None,
     evaluate: bool = True,
+    lock_held: bool = False,
 ) -> TrainOutcome:
+    """One run under the training lock: TrainingLocked when another run holds it.
+    `lock_held`: the caller already holds it (and keeps it around more than this run)."""
     started = time.monotonic()
-    own_engine = engine is None
-    engine = engine or create_db_engine(settings.database_url)
-    try:
-        return _run(settings, engine, force=force, evaluate=evaluate, started=started)
-    finally:
-        if own_engine:
-            engine.dispose()
+    lock: AbstractContextManager[object] = (
+        nullcontext() if lock_held else TrainingLock.acquire(settings.model_dir)
+    )
+    with lock:
+        own_engine = engine is None
+        engine = engine or create_db_engine(settings.database_url)
+        try:
+            return _run(settings, engine, force=force, evaluate=evaluate, started=started)
+        finally:
+            if own_engine:
+                engine.dispose()
 
 
 def _run(
@@ -100,6 +113,7 @@ def _run(
     config = load_model_config(settings)
     model_dir = settings.model_dir
     model_dir.mkdir(parents=True, exist_ok=True)
+    # Safe only under the lock: any temp dir here is from a run that died, not a live one.
     for stale in remove_stale_temp_dirs(model_dir):
         log.info("removed %s left by an interrupted run", stale)
 

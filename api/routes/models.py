@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from sqlalchemy.orm import Session
 
 from api.deps import ApiKeyDep, SessionDep, SettingsDep
 from api.errors import ProblemError
-from api.jobs.launcher import launch_training
+from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
+from api.jobs.lock import lock_path, training_lock_holder
 from api.schemas.common import problem_responses
 from api.schemas.models import JobAccepted, JobOut, ModelList, ModelVersionOut
 from api.serving import HolderDep
 from api.store import jobs
 from api.store import models as model_store
 from api.store.db import SessionFactory, session_scope
+from api.store.tables import Job
 
 router = APIRouter(
     prefix="/v1", tags=["models"], dependencies=[ApiKeyDep], responses=problem_responses(401)
@@ -25,18 +29,22 @@ router = APIRouter(
 
 log = logging.getLogger("tagmatch.jobs")
 
-TRAIN_JOB = "train"
-
 
 @router.post("/models/train", status_code=202, responses=problem_responses(409, 503))
 def train(
     session: SessionDep, settings: SettingsDep, request: Request, force: bool = False
 ) -> JobAccepted:
     """Start a training run in its own process (a crash there never touches serving).
-    One run at a time: while one is queued or running, its id is returned with 409."""
-    running = jobs.unfinished_job(session, TRAIN_JOB)
+    One run at a time: while a job is queued or running, its id is returned with 409; so is
+    a run without a job (a scheduled `tagmatch train`) holding the training lock. A job whose
+    process is gone is marked failed first and does not block."""
+    running = _live_unfinished_job(session, settings.model_dir)
     if running is not None:
         raise ProblemError(409, "Training already running", f"job {running.id} is {running.status}")
+    holder = training_lock_holder(settings.model_dir)
+    if holder is not None:
+        detail = f"another training run holds {lock_path(settings.model_dir)} ({holder})"
+        raise ProblemError(409, "Training already running", detail)
     job = jobs.create_job(session, TRAIN_JOB)
     session.commit()  # the child process must see the job row
     factory = request.app.state.session_factory
@@ -46,6 +54,14 @@ def train(
         _fail_if_unfinished(factory, job.id, f"the training process did not start: {exc}")
         raise ProblemError(503, "Cannot start training", str(exc)) from exc
     return JobAccepted(job_id=job.id)
+
+
+def _live_unfinished_job(session: Session, model_dir: FsPath) -> Job | None:
+    while (job := jobs.unfinished_job(session, TRAIN_JOB)) is not None:
+        if not fail_if_dead(session, model_dir, job):
+            return job
+        log.warning("training job %s had died; marked failed", job.id)
+    return None
 
 
 def _on_exit(factory: SessionFactory, job_id: str) -> Callable[[int], None]:
@@ -70,10 +86,16 @@ def _fail_if_unfinished(factory: SessionFactory, job_id: str, error: str) -> Non
 
 
 @router.get("/jobs/{job_id}", responses=problem_responses(404))
-def get_job(job_id: Annotated[str, Path(max_length=64)], session: SessionDep) -> JobOut:
+def get_job(
+    job_id: Annotated[str, Path(max_length=64)], session: SessionDep, settings: SettingsDep
+) -> JobOut:
+    """A training job whose process is gone reads as failed, not running forever."""
     job = jobs.get_job(session, job_id)
     if job is None:
         raise ProblemError(404, "Job not found", f"no job {job_id!r}")
+    if job.kind == TRAIN_JOB and fail_if_dead(session, settings.model_dir, job):
+        session.commit()
+        session.refresh(job)
     return JobOut.from_row(job)
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from api.store.tables import Job, utcnow
 
+UNFINISHED = ("queued", "running")
+
 
 def create_job(session: Session, kind: str) -> Job:
     job = Job(id=uuid.uuid4().hex, kind=kind, status="queued", created_at=utcnow())
@@ -37,7 +39,7 @@ def unfinished_job(session: Session, kind: str) -> Job | None:
     """The oldest queued or running job of a kind: lets a caller avoid starting a second one."""
     query = (
         select(Job)
-        .where(Job.kind == kind, Job.status.in_(("queued", "running")))
+        .where(Job.kind == kind, Job.status.in_(UNFINISHED))
         .order_by(Job.created_at)
         .limit(1)
     )
@@ -74,11 +76,32 @@ def finish_job(
     )
 
 
-def fail_unfinished_job(session: Session, job_id: str, error: str) -> bool:
-    """queued/running -> failed; False when the job had finished (its own outcome stands)."""
+def fail_unfinished_job(
+    session: Session,
+    job_id: str,
+    error: str,
+    *,
+    statuses: tuple[str, ...] = UNFINISHED,
+) -> bool:
+    """queued/running -> failed; False when the job had finished (its own outcome stands).
+    `statuses` narrows it to the status a caller judged the job in, so a job that moved on
+    meanwhile (queued -> running) is left alone."""
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .where(Job.id == job_id, Job.status.in_(statuses))
         .values(status="failed", finished_at=utcnow(), error=error)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fail_running_jobs(session: Session, kind: str, error: str) -> list[str]:
+    """running -> failed for every job of a kind, for a caller that knows none of them can
+    still be running (it holds the lock their processes held); returns their ids."""
+    ids = list(session.scalars(select(Job.id).where(Job.kind == kind, Job.status == "running")))
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.status == "running")
+            .values(status="failed", finished_at=utcnow(), error=error)
+        )
+    return ids

@@ -6,7 +6,8 @@ renamed, and renamed but not yet recorded in the store). Each moment is reached
 deterministically: a few lines run before the CLI replace one internal step with a stall that
 announces itself, and the test kills the process when it hears it. Whatever the moment, the
 previously active model must still load and serve, no incomplete directory may carry a
-version's name, and the next run must succeed and sweep the leftovers.
+version's name, the training lock must be free (the kernel drops it with the process), and
+the next run must succeed and sweep the leftovers.
 
 Also: a store outage while serving gives retryable 503 problems and the last model keeps
 being served.
@@ -30,6 +31,7 @@ from sqlalchemy import Engine, event
 from trained_world import PROBLEM, World, active_version, assert_problem, build_world, train_now
 
 from api.app import create_app
+from api.jobs.lock import training_lock_holder
 from matching.artifact import TEMP_MARKER
 from matching.model import TrainedModel
 
@@ -141,8 +143,10 @@ def temp_dirs(model_dir: Path) -> list[Path]:
 def test_sigkill_mid_run_leaves_the_last_good_model(world: World, point: str) -> None:
     model_dir, before = world.settings.model_dir, world.version
     process = run_until_stalled(world, point)
+    assert training_lock_holder(model_dir) is not None  # the whole run is under the lock
     os.killpg(process.pid, signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
+    assert training_lock_holder(model_dir) is None  # the kernel dropped it: nothing stale
 
     assert active_version(world.settings) == before
     # Under a version's name there is only ever a complete, loadable artifact.

@@ -106,3 +106,23 @@ def test_job_lifecycle_and_single_claim(session_factory: SessionFactory) -> None
         assert {j.id for j in jobs.list_jobs(s, "train")} == {failed_id, job_id}
         assert jobs.list_jobs(s, "other") == []
         assert jobs.get_job(s, "missing") is None
+
+
+def test_failing_unfinished_jobs_only_in_the_status_they_were_judged_in(
+    session_factory: SessionFactory,
+) -> None:
+    with session_scope(session_factory) as s:
+        running, queued = jobs.create_job(s, "train").id, jobs.create_job(s, "train").id
+        other = jobs.create_job(s, "other").id
+        assert jobs.claim_job(s, running) and jobs.claim_job(s, other)
+    with session_scope(session_factory) as s:
+        # Judged dead while queued, but claimed meanwhile: left alone.
+        assert not jobs.fail_unfinished_job(s, running, "gone", statuses=("queued",))
+        assert jobs.fail_running_jobs(s, "train", "gone") == [running]
+    with session_scope(session_factory) as s:
+        statuses = {j.id: (j.status, j.error) for j in jobs.list_jobs(s)}
+    assert statuses == {
+        running: ("failed", "gone"),
+        queued: ("queued", None),
+        other: ("running", None),
+    }
