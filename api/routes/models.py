@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import ApiKeyDep, SessionDep, SettingsDep
 from api.errors import ProblemError
+from api.jobs import segments as segment_jobs
 from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
 from api.jobs.lock import lock_path, training_lock_holder
 from api.schemas.common import problem_responses
@@ -113,7 +114,8 @@ def activate(
     request: Request,
 ) -> ModelVersionOut:
     """Make a stored version the active one (e.g. roll back). Every replica picks it up at
-    its next poll; this one at once."""
+    its next poll; this one at once. Segment members are re-evaluated on it, as after a
+    training run, so segments, audiences and push lists agree with the model served."""
     row = model_store.get_model_version(session, version)
     if row is None:
         raise ProblemError(404, "Model version not found", f"no model version {version!r}")
@@ -123,4 +125,7 @@ def activate(
     row = model_store.set_active_version(session, version)
     session.commit()
     holder.refresh()
+    model = holder.current
+    if model is not None and model.version == version:
+        segment_jobs.refresh_all(session, model)
     return ModelVersionOut.from_row(row)

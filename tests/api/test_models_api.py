@@ -136,6 +136,8 @@ def test_list_and_roll_back_served_at_once(client: TestClient, fresh_world: Worl
         activated = client.post(f"/v1/models/{version}/activate")
         assert activated.status_code == 200 and activated.json()["active"] is True
         assert served_version() == version  # this replica swaps at once, no poll needed
+        silent = client.get("/v1/segments/life-silent").json()
+        assert silent["model_version"] == version  # members follow the model served
         listed = client.get("/v1/models").json()
         assert listed["serving"] == version
         assert [m["version"] for m in listed["models"] if m["active"]] == [version]
