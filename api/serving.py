@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from api.errors import ProblemError
 from api.model_holder import ModelHolder
 from api.store import freshness
-from api.store.users import erased_since, erased_user_ids_since
+from api.store.tables import User
+from api.store.users import erased_user_ids_since
 from matching.model import TrainedModel
 
 
@@ -44,12 +45,14 @@ def snapshot_time(model: TrainedModel) -> datetime:
     return datetime.fromtimestamp(model.snapshot_time, UTC)
 
 
-def known_to_model(model: TrainedModel, session: Session, user_id: str) -> bool:
-    """The model has this user, and it is still the same person: an id erased after the
-    snapshot and sent again belongs to someone new, whom the old history must not describe."""
-    if model.users.index(user_id) is None:
+def known_to_model(model: TrainedModel, user: User) -> bool:
+    """The model has this user, and it is still the same person. Erasure deletes the row, so
+    a row created after the snapshot is someone new reusing an erased id, whom the old
+    history must not describe; such a user is served as a new one. (No margin here, unlike
+    api.store.freshness: it would turn every user created just before a training run cold.)"""
+    if model.users.index(user.id) is None:
         return False
-    return not erased_since(session, user_id, snapshot_time(model))
+    return user.created_at <= snapshot_time(model)
 
 
 def _rows(mask: np.ndarray) -> np.ndarray | None:

@@ -53,7 +53,7 @@ def profile(
         raise ProblemError(404, "User not found", f"no user {user_id!r}")
     model = holder.current
     row = None
-    if model is not None and known_to_model(model, session, user_id):
+    if model is not None and known_to_model(model, user):
         row = model.users.index(user_id)
     attributes = dict(user.attributes or {})
     tags = dict(user.tags or {})

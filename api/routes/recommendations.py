@@ -38,7 +38,7 @@ def recommend(
     model = holder.current  # one reference for the whole answer: never two versions
     now = datetime.now(UTC)
     user = get_user(session, user_id)  # the store decides who exists (erasure is immediate)
-    known = user is not None and model is not None and known_to_model(model, session, user_id)
+    known = user is not None and model is not None and known_to_model(model, user)
     seen: set[str] = set()
     if user is not None and exclude_seen:
         # The model excludes what its snapshot held; the store adds what arrived since (late

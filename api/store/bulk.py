@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Table, case, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,15 +38,25 @@ def upsert(
     key: str,
     rows: Sequence[Mapping[str, Any]],
     update: Sequence[str],
+    change_stamps: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Insert rows; on a key conflict overwrite exactly the columns in `update`."""
+    """Insert rows; on a key conflict overwrite exactly the columns in `update`.
+
+    `change_stamps` maps a timestamp column to the columns it watches: on a conflict it takes
+    the row's new value only when one of the watched columns being updated really changes
+    value (NULL-safe), and keeps its old value otherwise.
+    """
     if not rows:
         return
     statement = insert_for(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c[key]],
-        set_={column: statement.excluded[column] for column in update},
-    )
+    set_: dict[str, Any] = {column: statement.excluded[column] for column in update}
+    for stamp, watched in (change_stamps or {}).items():
+        changes = [
+            table.c[c].is_distinct_from(statement.excluded[c]) for c in watched if c in update
+        ]
+        if changes:
+            set_[stamp] = case((or_(*changes), statement.excluded[stamp]), else_=table.c[stamp])
+    statement = statement.on_conflict_do_update(index_elements=[table.c[key]], set_=set_)
     for chunk in chunks(rows):
         session.execute(statement, list(chunk))
 

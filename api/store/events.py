@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from api.store.bulk import chunks, insert_for, is_postgresql
+from api.store.freshness import changes_after
 from api.store.items import ensure_items
 from api.store.tables import Event, utcnow
 from api.store.users import ensure_users
 
 EVENT_FIELDS = ("event_id", "user_id", "item_id", "type", "value", "ts")
-# A snapshot taken at T may miss an event stamped ingested_at < T whose transaction committed
-# after the snapshot began, or stamped by a host whose clock runs behind the trainer's. Ingest
-# transactions last seconds; this margin covers them and modest clock skew, at the cost of
-# re-reading a few minutes of events the model already has.
-SNAPSHOT_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +100,9 @@ def events_of_user(
 
 def _outside_snapshot(snapshot_time: datetime) -> ColumnElement[bool]:
     """Events a snapshot taken at `snapshot_time` may not contain: received after it (late
-    arrivals with old timestamps included) or dated after it."""
-    return or_(Event.ingested_at >= snapshot_time - SNAPSHOT_MARGIN, Event.ts > snapshot_time)
+    arrivals with old timestamps included; api.store.freshness on the margin) or dated after
+    it (the snapshot reads events up to its time)."""
+    return or_(Event.ingested_at >= changes_after(snapshot_time), Event.ts > snapshot_time)
 
 
 def seen_item_ids(

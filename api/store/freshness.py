@@ -1,12 +1,19 @@
 """What changed in the store since a model's snapshot: serving applies it on top of the model,
 so deletions, expiries, erasures, consent changes and new events count at once.
+
+Every such read starts SNAPSHOT_MARGIN before the snapshot. A change stamped before a snapshot
+began may commit after it began (the snapshot then did not see it), or be stamped by a host
+whose clock runs behind the trainer's. Our write transactions last seconds (a batch is at most
+10 000 records; SQLite's busy timeout is 10 s) and NTP keeps clocks within a second, so a
+minute covers both; it is kept short because every request re-reads what was stamped in it,
+and a bulk load followed at once by training stamps everything just before the snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, func, or_, select
@@ -14,6 +21,13 @@ from sqlalchemy.orm import Session
 
 from api.store.tables import Event, Item, User
 from matching.tagging import declared_item_tags
+
+SNAPSHOT_MARGIN = timedelta(minutes=1)
+
+
+def changes_after(snapshot_time: datetime) -> datetime:
+    """Where reads of "changed since this snapshot" start (see the module docstring)."""
+    return snapshot_time - SNAPSHOT_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +45,11 @@ class ItemWindow:
         return self.expires_at is None or self.expires_at > now
 
 
-def items_changed_since(session: Session, since: datetime) -> list[ItemWindow]:
+def items_changed_since(session: Session, snapshot_time: datetime) -> list[ItemWindow]:
+    """Items whose servability (deleted, published_at, expires_at) may differ from the
+    snapshot's; other edits do not count, so re-sending the catalogue costs nothing here."""
     query = select(Item.id, Item.deleted, Item.published_at, Item.expires_at).where(
-        Item.updated_at >= since
+        Item.window_changed_at >= changes_after(snapshot_time)
     )
     return [
         ItemWindow(r.id, bool(r.deleted), r.published_at, r.expires_at)
@@ -41,8 +57,10 @@ def items_changed_since(session: Session, since: datetime) -> list[ItemWindow]:
     ]
 
 
-def consent_changed_since(session: Session, since: datetime) -> dict[str, bool]:
-    query = select(User.id, User.push_consent).where(User.updated_at >= since)
+def consent_changed_since(session: Session, snapshot_time: datetime) -> dict[str, bool]:
+    query = select(User.id, User.push_consent).where(
+        User.consent_changed_at >= changes_after(snapshot_time)
+    )
     return {r.id: bool(r.push_consent) for r in session.execute(query)}
 
 

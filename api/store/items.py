@@ -20,6 +20,7 @@ from api.store.bulk import (
 from api.store.tables import Item, utcnow
 
 ITEM_FIELDS = ("title", "text", "tags", "keywords", "category", "published_at", "expires_at")
+WINDOW_FIELDS = ("deleted", "published_at", "expires_at")  # what makes an item servable
 
 
 def upsert_items(session: Session, records: Sequence[Mapping[str, Any]]) -> int:
@@ -34,7 +35,7 @@ def upsert_items(session: Session, records: Sequence[Mapping[str, Any]]) -> int:
     for fields, group in group_by_fields(merged).items():
         rows = [_new_item_row(record, now) for record in group]
         update_columns = [*sorted(fields & set(ITEM_FIELDS)), "deleted", "updated_at"]
-        upsert(session, table, "id", rows, update_columns)
+        upsert(session, table, "id", rows, update_columns, {"window_changed_at": WINDOW_FIELDS})
     return len(merged)
 
 
@@ -51,13 +52,14 @@ def _new_item_row(record: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "deleted": False,
         "created_at": now,
         "updated_at": now,
+        "window_changed_at": now,
     }
 
 
 # PostgreSQL: one statement with the ids as an array (see users._ENSURE_USERS_POSTGRESQL).
 _ENSURE_ITEMS_POSTGRESQL = text(
-    "INSERT INTO items (id, title, text, tags, deleted, created_at, updated_at) "
-    "SELECT id, '', '', '{}'::jsonb, false, :now, :now "
+    "INSERT INTO items (id, title, text, tags, deleted, created_at, updated_at, window_changed_at)"
+    " SELECT id, '', '', '{}'::jsonb, false, :now, :now, :now "
     "FROM unnest(CAST(:ids AS varchar[])) AS id ON CONFLICT (id) DO NOTHING"
 )
 
@@ -86,7 +88,7 @@ def soft_delete_item(session: Session, item_id: str) -> bool:
     result = session.execute(
         update(Item)
         .where(Item.id == item_id, Item.deleted.is_(False))
-        .values(deleted=True, updated_at=utcnow())
+        .values(deleted=True, updated_at=utcnow(), window_changed_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -89,19 +89,22 @@ class Timestamped:
 
 class User(Timestamped, Base):
     __tablename__ = "users"
-    # Serving reads "changed since the model's snapshot" (consent) on every push list.
-    __table_args__ = (Index("ix_users_updated_at", "updated_at"),)
+    # Serving reads "consent changed since the model's snapshot" on every push list.
+    __table_args__ = (Index("ix_users_consent_changed_at", "consent_changed_at"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {tag: weight}
     push_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Moves only when push_consent really changes, unlike updated_at, which every re-sent
+    # profile moves: a nightly full sync must not make every push list re-read all users.
+    consent_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Item(Timestamped, Base):
     __tablename__ = "items"
     # Serving reads "changed since the model's snapshot" (deletions, windows) per request.
-    __table_args__ = (Index("ix_items_updated_at", "updated_at"),)
+    __table_args__ = (Index("ix_items_window_changed_at", "window_changed_at"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     title: Mapped[str] = mapped_column(Text, default="")
@@ -113,6 +116,8 @@ class Item(Timestamped, Base):
     published_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Moves only when deleted, published_at or expires_at really change (see User).
+    window_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

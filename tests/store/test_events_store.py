@@ -9,6 +9,7 @@ import pytest
 from api.store import events, items, users
 from api.store.bulk import CHUNK
 from api.store.db import SessionFactory, session_scope
+from api.store.freshness import SNAPSHOT_MARGIN
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -111,7 +112,7 @@ def test_events_outside_a_snapshot_are_found_by_arrival_not_by_date(
 
     insert_at(snapshot - timedelta(hours=2), [_event("known", "u1", "a")])
     insert_at(snapshot - timedelta(hours=2), [_event("future", "u1", "f", minutes=3 * 24 * 60)])
-    insert_at(snapshot - events.SNAPSHOT_MARGIN / 2, [_event("racing", "u1", "r")])
+    insert_at(snapshot - SNAPSHOT_MARGIN / 2, [_event("racing", "u1", "r")])
     insert_at(snapshot + timedelta(hours=1), [_event("late", "u1", "l"), _event("x", "u2", "a")])
     with session_scope(session_factory) as s:
         assert events.seen_item_ids(s, "u1") == {"a", "f", "r", "l"}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from api.store import events, items, users
+import pytest
+
+from api.store import events, freshness, items, users
 from api.store.db import SessionFactory, session_scope
 from api.store.tables import Erasure, Event, User
 
@@ -148,3 +151,51 @@ def _event(event_id: str, user_id: str, item_id: str, minutes: int = 0) -> dict[
         "value": None,
         "ts": T0 + timedelta(minutes=minutes),
     }
+
+
+def test_change_stamps_move_only_when_servability_or_consent_changes(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving re-reads what changed since a model's snapshot on every request: re-sending an
+    unchanged catalogue or profile (a nightly sync) must not put every record in that read."""
+    snapshot = T0 + timedelta(days=1)
+    clock = {"now": T0}
+    monkeypatch.setattr(items, "utcnow", lambda: clock["now"])
+    monkeypatch.setattr(users, "utcnow", lambda: clock["now"])
+    expiry = T0 + timedelta(days=30)
+
+    def write(item_records: list[dict[str, Any]], user_records: list[dict[str, Any]]) -> None:
+        with session_scope(session_factory) as s:
+            items.upsert_items(s, item_records)
+            users.upsert_users(s, user_records)
+
+    catalogue = [
+        {"id": "same", "title": "a", "expires_at": expiry},
+        {"id": "extended", "title": "b", "expires_at": expiry},
+        {"id": "deleted", "title": "c"},
+        {"id": "revived", "title": "d"},
+    ]
+    profiles = [
+        {"id": "u-same", "push_consent": True},
+        {"id": "u-withdrawn", "push_consent": True},
+        {"id": "u-retagged", "tags": {"t": 1.0}},
+    ]
+    write(catalogue, profiles)
+    with session_scope(session_factory) as s:
+        assert items.soft_delete_item(s, "revived")
+
+    clock["now"] = snapshot + timedelta(hours=1)  # after training: a full re-send with edits
+    catalogue[0]["title"] = "a, retitled"  # not a servability change
+    catalogue[1]["expires_at"] = expiry + timedelta(days=1)
+    profiles[1]["push_consent"] = False
+    profiles[2]["tags"] = {"t": 0.5}
+    write(catalogue, profiles)
+    with session_scope(session_factory) as s:
+        assert items.soft_delete_item(s, "deleted")
+        changed = {w.id: w for w in freshness.items_changed_since(s, snapshot)}
+        assert set(changed) == {"extended", "deleted", "revived"}
+        assert changed["deleted"].deleted and not changed["revived"].deleted
+        assert changed["extended"].expires_at == expiry + timedelta(days=1)
+        assert freshness.consent_changed_since(s, snapshot) == {"u-withdrawn": False}
+        # An earlier snapshot (before the first write) sees everything as changed.
+        assert len(freshness.items_changed_since(s, T0 - timedelta(hours=1))) == 4
