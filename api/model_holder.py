@@ -19,12 +19,17 @@ log = logging.getLogger("tagmatch.model")
 ActiveVersion = tuple[str, str]  # (version, artifact path)
 
 
+def load_for_serving(path: Path) -> TrainedModel:
+    """Load (memory-mapped) and build the per-model caches before the model is swapped in."""
+    return TrainedModel.load(path).warm()
+
+
 class ModelHolder:
     def __init__(
         self,
         model_dir: Path,
         active_version: Callable[[], ActiveVersion | None],
-        loader: Callable[[Path], TrainedModel] = TrainedModel.load,
+        loader: Callable[[Path], TrainedModel] = load_for_serving,
     ) -> None:
         self._model_dir = model_dir
         self._active_version = active_version

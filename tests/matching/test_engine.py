@@ -189,3 +189,12 @@ def test_shared_tags_strongest_first_ties_by_column_cut_at_top():
     assert shared_tags(query, candidates, tags, top=2) == [["b", "a"], [], ["c"]]
     assert shared_tags(query, candidates, tags, top=5) == [["b", "a", "c"], [], ["c"]]
     assert shared_tags(query, candidates[:0], tags, top=2) == []
+
+
+def test_warm_builds_the_serving_caches_and_changes_no_answer(engine_planted):
+    model = train(engine_planted.snapshot, CONFIG, version="v-warm", evaluate=False)
+    cold = [model.audience("i1", 5), model.recommend("u0", 5).items]
+    fresh = train(engine_planted.snapshot, CONFIG, version="v-warm", evaluate=False).warm()
+    assert fresh._user_matrix is not None and fresh._interacted is not None
+    assert fresh._interacted_by_item is not None
+    assert [fresh.audience("i1", 5), fresh.recommend("u0", 5).items] == cold
