@@ -84,7 +84,8 @@ def server(database_url: str, workers: int) -> Iterator[str]:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                # /healthz, not /readyz: ingest needs no model, and readiness waits for one.
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
