@@ -46,7 +46,10 @@ def train(
     if holder is not None:
         detail = f"another training run holds {lock_path(settings.model_dir)} ({holder})"
         raise ProblemError(409, "Training already running", detail)
-    job = jobs.create_job(session, TRAIN_JOB)
+    try:
+        job = jobs.create_job(session, TRAIN_JOB)
+    except jobs.JobAlreadyUnfinished as exc:  # another replica created one since our check
+        raise ProblemError(409, "Training already running", str(exc)) from exc
     session.commit()  # the child process must see the job row
     factory = request.app.state.session_factory
     try:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.store.tables import Job, utcnow
@@ -16,10 +17,19 @@ from api.store.tables import Job, utcnow
 UNFINISHED = ("queued", "running")
 
 
+class JobAlreadyUnfinished(RuntimeError):
+    """A job of this kind is queued or running already (the store's unique index said so)."""
+
+
 def create_job(session: Session, kind: str) -> Job:
+    """A queued job; JobAlreadyUnfinished when one of this kind is queued or running, even
+    one created a moment ago by another replica (the session stays usable)."""
     job = Job(id=uuid.uuid4().hex, kind=kind, status="queued", created_at=utcnow())
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        raise JobAlreadyUnfinished(f"a {kind} job is already queued or running") from None
     return job
 
 

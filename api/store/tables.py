@@ -189,9 +189,23 @@ class ModelVersion(Base):
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
+UNFINISHED_JOB_SQL = "status IN ('queued', 'running')"
+
+
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_kind_status", "kind", "status"),)
+    __table_args__ = (
+        Index("ix_jobs_kind_status", "kind", "status"),
+        # At most one queued or running job per kind, enforced by the store: replicas that
+        # both pass the "is one running?" check cannot both create one.
+        Index(
+            "uq_jobs_unfinished_kind",
+            "kind",
+            unique=True,
+            sqlite_where=text(UNFINISHED_JOB_SQL),
+            postgresql_where=text(UNFINISHED_JOB_SQL),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))

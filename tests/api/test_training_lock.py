@@ -208,3 +208,18 @@ def test_a_job_this_process_watches_is_left_to_its_watcher(
     assert client.post("/v1/models/train").status_code == 409
     monkeypatch.setattr(launcher, "_watched", set())
     assert status_of(client, watched) == "failed"
+
+
+def test_two_replicas_racing_to_create_a_job_give_one_409(
+    client: TestClient,
+    session_factory: SessionFactory,
+    launched: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both replicas checked "nothing unfinished" before either created its job: the store's
+    unique index refuses the second creation."""
+    other_replica = add_job(session_factory, "queued")
+    monkeypatch.setattr(model_routes, "_live_unfinished_job", lambda *args: None)
+    refused = client.post("/v1/models/train")
+    assert refused.status_code == 409 and "already queued or running" in refused.json()["detail"]
+    assert launched == [] and job_row(session_factory, other_replica) == ("queued", None)

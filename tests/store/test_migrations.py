@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from api.store.db import create_db_engine
 from api.store.migrate import (
@@ -52,5 +54,46 @@ def test_unmigrated_database_is_refused_with_the_fix(database_url: str) -> None:
     try:
         with pytest.raises(DatabaseNotMigrated, match="run: tagmatch db upgrade"):
             require_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_0006_keeps_the_newest_of_several_unfinished_jobs(migrated_url: str) -> None:
+    """Before 0006 a dead job could stay 'running' beside a newer one; the unique index can
+    only be built once all but the newest unfinished job of a kind are failed."""
+    engine = create_db_engine(migrated_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        with engine.begin() as connection:
+            for job_id, kind, status, minute in [
+                ("old", "train", "running", 1),
+                ("new", "train", "queued", 2),
+                ("done", "train", "succeeded", 3),
+                ("lone", "report", "running", 1),
+            ]:
+                connection.execute(
+                    text(
+                        "INSERT INTO jobs (id, kind, status, created_at) "
+                        "VALUES (:id, :kind, :status, :created_at)"
+                    ),
+                    {
+                        "id": job_id,
+                        "kind": kind,
+                        "status": status,
+                        "created_at": datetime(2026, 1, 1, 0, minute, tzinfo=UTC),
+                    },
+                )
+        upgrade_to_head(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, status FROM jobs")).all()
+        assert dict(rows) == {
+            "old": "failed",
+            "new": "queued",
+            "done": "succeeded",
+            "lone": "running",
+        }
     finally:
         engine.dispose()

@@ -112,7 +112,7 @@ def test_failing_unfinished_jobs_only_in_the_status_they_were_judged_in(
     session_factory: SessionFactory,
 ) -> None:
     with session_scope(session_factory) as s:
-        running, queued = jobs.create_job(s, "train").id, jobs.create_job(s, "train").id
+        running, queued = jobs.create_job(s, "train").id, jobs.create_job(s, "report").id
         other = jobs.create_job(s, "other").id
         assert jobs.claim_job(s, running) and jobs.claim_job(s, other)
     with session_scope(session_factory) as s:
@@ -126,3 +126,21 @@ def test_failing_unfinished_jobs_only_in_the_status_they_were_judged_in(
         queued: ("queued", None),
         other: ("running", None),
     }
+
+
+def test_the_store_allows_one_unfinished_job_per_kind(session_factory: SessionFactory) -> None:
+    """Two replicas may both see no training job and both create one: the second must fail."""
+    with session_scope(session_factory) as s:
+        first = jobs.create_job(s, "train").id
+    with session_scope(session_factory) as s:
+        with pytest.raises(jobs.JobAlreadyUnfinished):
+            jobs.create_job(s, "train")
+        other = jobs.create_job(s, "report").id  # the session is still usable; kinds apart
+        assert jobs.claim_job(s, first)
+        with pytest.raises(jobs.JobAlreadyUnfinished):
+            jobs.create_job(s, "train")  # running counts as unfinished too
+    with session_scope(session_factory) as s:
+        jobs.finish_job(s, first, error="boom")
+        second = jobs.create_job(s, "train").id
+    with session_scope(session_factory) as s:
+        assert {j.id for j in jobs.list_jobs(s)} == {first, second, other}
