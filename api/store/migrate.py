@@ -1,7 +1,7 @@
 """Alembic driven from code: `tagmatch db upgrade`, the app's start-up check, and tests.
 
-The migration scripts live inside the package (api/migrations) so an installed `tagmatch`
-finds them from any working directory.
+The migration scripts live in the top-level `migrations` package, which the wheel installs
+beside `api`, so an installed `tagmatch` finds them from any working directory.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-# A path, not "api:migrations": resolving the package by name can pick up a namespace
-# directory called api/ elsewhere on sys.path (tests/api under pytest, for one).
-SCRIPT_LOCATION = str(Path(__file__).resolve().parents[1] / "migrations")
+import migrations
+
+# A path found through the imported package, not "migrations:" by name: Alembic's own
+# resolution can pick up a namespace directory of that name elsewhere on sys.path.
+SCRIPT_LOCATION = str(Path(migrations.__file__).resolve().parent)
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -1,5 +1,5 @@
 """The schema, as SQLAlchemy 2 typed declarative classes. Every change here needs a migration
-(api/migrations); tests/store/test_migrations.py fails when the two disagree.
+(migrations/); tests/store/test_migrations.py fails when the two disagree.
 """
 
 from __future__ import annotations
