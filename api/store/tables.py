@@ -129,6 +129,12 @@ class Event(Base):
         # What a snapshot cannot have contained: serving's exclusion of seen items and users.
         Index("ix_events_item_id_ingested_at", "item_id", "ingested_at"),
         Index("ix_events_user_id_ingested_at", "user_id", "ingested_at"),
+        # A serving process's first read for a new model: what arrived since its snapshot.
+        Index("ix_events_ingested_at", "ingested_at"),
+        # A serving process's first read for a new model: what arrived since its snapshot.
+        Index("ix_events_ingested_at", "ingested_at"),
+        # Serving follows new events by pk: SQLite must never reuse one (migration 0007).
+        {"sqlite_autoincrement": True},
     )
 
     pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
