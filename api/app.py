@@ -13,12 +13,16 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
+from api.live import LiveState, WriteCounter
+from api.live.state import SessionOpener
 from api.logs import configure_logging
 from api.middleware import HttpMetrics, RequestContextMiddleware
 from api.model_holder import ActiveVersion, ModelHolder
@@ -38,6 +42,7 @@ from api.settings import Settings
 from api.store.db import SessionFactory, create_db_engine, make_session_factory, ping, session_scope
 from api.store.migrate import require_head
 from api.store.models import active_model_version
+from matching.model import TrainedModel
 
 log = logging.getLogger("tagmatch.app")
 
@@ -65,11 +70,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.session_factory = factory = make_session_factory(engine)
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
-    holder = ModelHolder(settings.model_dir, _active_version_reader(factory))
+    app.state.open_session = open_session = partial(session_scope, factory)
+    app.state.writes = WriteCounter()
+    margin = timedelta(seconds=settings.live_margin_seconds)
+    holder = ModelHolder(
+        settings.model_dir,
+        _active_version_reader(factory),
+        live_state=partial(_live_state, open_session=open_session, margin=margin),
+    )
     app.state.model_holder = holder
     app.state.readiness_checks.append(lambda: ("model", holder.current is not None))
     await asyncio.to_thread(holder.refresh)
-    poller = asyncio.create_task(_poll_model(holder, settings.model_poll_seconds))
+    pollers = [
+        asyncio.create_task(_poll_model(holder, settings.model_poll_seconds)),
+        asyncio.create_task(_poll_live(holder, open_session, settings.live_poll_seconds)),
+    ]
     log.info(
         "started",
         extra={
@@ -80,7 +95,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        poller.cancel()
+        for poller in pollers:
+            poller.cancel()
         engine.dispose()
 
 
@@ -91,6 +107,33 @@ def _active_version_reader(factory: SessionFactory) -> Callable[[], ActiveVersio
             return None if row is None else (row.version, row.path)
 
     return read
+
+
+def _live_state(
+    model: TrainedModel, *, open_session: SessionOpener, margin: timedelta
+) -> LiveState:
+    """A new model's live state, filled before the model is swapped in. If the store cannot be
+    read now, the model still serves (marked stale) and the poller fills it later."""
+    live = LiveState(model, margin=margin)
+    try:
+        live.poll(open_session)
+    except Exception as exc:
+        live.last_error = f"{exc.__class__.__name__}: {exc}"
+        log.warning("live state of model %s not read yet: %s", model.version, live.last_error)
+    return live
+
+
+async def _poll_live(holder: ModelHolder, open_session: SessionOpener, every: float) -> None:
+    """Advance the serving model's live state by watermark; failures mark it stale."""
+    while True:
+        await asyncio.sleep(every)
+        serving = holder.serving
+        if serving is None:
+            continue
+        try:
+            await asyncio.to_thread(serving.live.poll, open_session)
+        except Exception as exc:  # store outage: answers come from memory, marked stale
+            serving.live.last_error = f"{exc.__class__.__name__}: {exc}"
 
 
 async def _poll_model(holder: ModelHolder, every: float) -> None:

@@ -1,17 +1,25 @@
-"""Annotated dependencies for routes: settings, a session per request, API-key auth, batch size."""
+"""Annotated dependencies for routes: settings, a session per request, the serving model with
+its live state, API-key auth, batch size."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from api.errors import ProblemError
+from api.live.writes import WriteCounter
+from api.model_holder import ModelHolder, Serving
 from api.settings import Settings
 from api.store.db import session_scope
+
+log = logging.getLogger("tagmatch.deps")
+LIVE_STATE_HEADER = "Tagmatch-Live-State"
 
 
 def get_settings(request: Request) -> Settings:
@@ -23,9 +31,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """Commit when the route returns, roll back when it raises."""
+    """Commit when the route returns, roll back when it raises. A committed request that may
+    have written is counted, so this process's next answer reads it first (api/live)."""
     with session_scope(request.app.state.session_factory) as session:
         yield session
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        writes: WriteCounter = request.app.state.writes
+        writes.committed()
 
 
 # scope="function": commit before the response is sent, so a failed commit is a 5xx, never a
@@ -74,3 +86,45 @@ def batch_limit(field: str) -> Callable[[Request, Settings], Awaitable[None]]:
             )
 
     return check
+
+
+def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.model_holder
+    return holder
+
+
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+
+
+async def get_serving(request: Request, response: Response) -> Serving | None:
+    """The model and its live state for one answer (None before the first model).
+
+    A write this process acknowledged is read into the live state before the next answer;
+    other processes' writes arrive by the poller within `live_poll_seconds`. When the store
+    cannot be read the answer comes from memory, marked by the `Tagmatch-Live-State` header.
+    """
+    holder: ModelHolder = request.app.state.model_holder
+    serving = holder.serving
+    if serving is None:
+        return None
+    settings: Settings = request.app.state.settings
+    writes: WriteCounter = request.app.state.writes
+    if writes.unseen_by(serving.live):
+        await asyncio.to_thread(writes.catch_up, serving.live, request.app.state.open_session)
+    age = serving.live.age()
+    if age is None or age > settings.live_stale_seconds or serving.live.last_error:
+        response.headers[LIVE_STATE_HEADER] = "stale" if age is None else f"stale; age={age:.1f}"
+    return serving
+
+
+ServingDep = Annotated[Serving | None, Depends(get_serving)]
+
+
+def require_serving(serving: Serving | None, purpose: str) -> Serving:
+    if serving is None:
+        raise ProblemError(
+            503,
+            "No model yet",
+            f"{purpose} needs a trained model; run `tagmatch train` or POST /v1/models/train",
+        )
+    return serving

@@ -41,6 +41,34 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         default=5.0, gt=0, description="how often to look for a new model"
     )
+    live_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description=(
+            "how often each serving process reads what changed in the store (deletions, "
+            "expiry, consent, erasures, new users and events); a write acknowledged by one "
+            "process counts in every other process's answers within about this long (its own "
+            "next answer counts it at once)"
+        ),
+    )
+    live_margin_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "how far behind the newest change each read starts again: covers writes that "
+            "commit late (a write waits up to sqlite_busy_timeout_ms for the lock) and clock "
+            "skew between API hosts"
+        ),
+    )
+    live_stale_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "answers from a live state not refreshed for this long (store unreachable) carry "
+            "the header `Tagmatch-Live-State: stale; age=<seconds>`"
+        ),
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="origins allowed by CORS; empty list: CORS off"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -128,16 +128,22 @@ def evaluate_command(settings: Settings) -> dict[str, Any]:
 
 
 def segment_report_command(settings: Settings, name: str) -> dict[str, Any] | None:
+    """The same report GET /v1/segments/{name}/report gives, on the active model."""
+    from api.live import LiveState, ModelCaches
+    from api.model_holder import Serving
+    from api.services import segments as segment_service
+
     engine = create_db_engine(settings.database_url)
+    factory = make_session_factory(engine)
     try:
-        with session_scope(make_session_factory(engine)) as session:
-            segment_jobs.ensure_builtin_segments(session)
+        with session_scope(factory) as session:
             segment = segment_store.get_segment(session, name)
             model = _active_model(settings, session)
-            if segment is None or model is None:
-                return None
-            if segment.model_version != model.version:
-                segment_jobs.refresh_segment(session, model, name, segment.rule)
-            return segment_jobs.report(session, model, name, segment.rule)
+        if segment is None or model is None:
+            return None
+        live = LiveState(model, margin=timedelta(seconds=settings.live_margin_seconds))
+        live.poll(lambda: session_scope(factory))
+        with session_scope(factory) as session:
+            return segment_service.report(session, Serving(model, live, ModelCaches(model)), name)
     finally:
         engine.dispose()

@@ -7,20 +7,16 @@ only moves ids between the model and the store.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sqlalchemy.orm import Session
 
 from api.store import segments as store
 from matching.model import TrainedModel
-from matching.persona import persona_report
 from matching.segments import (
     BUILTIN_SEGMENTS,
     SegmentContext,
     evaluate,
     parse_rule,
-    referenced_tags,
 )
 
 
@@ -30,6 +26,7 @@ def context_of(model: TrainedModel) -> SegmentContext:
 
 
 def ensure_builtin_segments(session: Session) -> None:
+    """Built-ins exist from migration 0007; a training run restores one deleted by hand."""
     for name, rule in BUILTIN_SEGMENTS.items():
         if store.get_segment(session, name) is None:
             store.put_segment(
@@ -63,27 +60,3 @@ def refresh_all(session: Session, model: TrainedModel) -> dict[str, int]:
         segment.name: refresh_segment(session, model, segment.name, segment.rule, context)
         for segment in store.list_segments(session)
     }
-
-
-def stored_mask(session: Session, model: TrainedModel, name: str) -> np.ndarray:
-    mask = np.zeros(len(model.users), dtype=bool)
-    rows = model.user_rows(store.member_ids(session, name) or set())
-    mask[rows[rows >= 0]] = True
-    return mask
-
-
-def report(session: Session, model: TrainedModel, name: str, rule_text: str) -> dict[str, Any]:
-    """The persona report of a segment as it stands in the store, against all users."""
-    others = {
-        s.name: stored_mask(session, model, s.name)
-        for s in store.list_segments(session)
-        if s.name != name
-    }
-    return persona_report(
-        stored_mask(session, model, name),
-        model.tagspace,
-        model.events,
-        model.items,
-        other_segments=others,
-        exclude_tags=referenced_tags(parse_rule(rule_text)),
-    )

@@ -11,14 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from sqlalchemy.orm import Session
 
-from api.deps import ApiKeyDep, SessionDep, SettingsDep
+from api.deps import ApiKeyDep, HolderDep, SessionDep, SettingsDep
 from api.errors import ProblemError
 from api.jobs import segments as segment_jobs
 from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
 from api.jobs.lock import lock_path, training_lock_holder
 from api.schemas.common import problem_responses
 from api.schemas.models import JobAccepted, JobOut, ModelList, ModelVersionOut
-from api.serving import HolderDep
 from api.store import jobs
 from api.store import models as model_store
 from api.store.db import SessionFactory, session_scope

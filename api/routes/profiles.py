@@ -7,13 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from api.deps import ApiKeyDep, SessionDep
-from api.errors import ProblemError
+from api.deps import ApiKeyDep, ServingDep, SessionDep
 from api.schemas.common import ID_MAX, problem_responses
-from api.serving import HolderDep, known_to_model
-from api.store.segments import segments_of_user
-from api.store.users import get_user
-from matching.tagspace import declared_persona
+from api.services import profiles as service
 
 router = APIRouter(
     prefix="/v1/users",
@@ -44,27 +40,8 @@ class ProfileOut(BaseModel):
 def profile(
     user_id: Annotated[str, Path(min_length=1, max_length=ID_MAX)],
     session: SessionDep,
-    holder: HolderDep,
+    serving: ServingDep,
 ) -> ProfileOut:
     """Declared tags as stored now; behavioural, predicted and system tags as of the
     serving model's last training run."""
-    user = get_user(session, user_id)
-    if user is None:
-        raise ProblemError(404, "User not found", f"no user {user_id!r}")
-    model = holder.current
-    row = None
-    if model is not None and known_to_model(model, user):
-        row = model.users.index(user_id)
-    attributes = dict(user.attributes or {})
-    tags = dict(user.tags or {})
-    if model is not None and row is not None:
-        persona = model.tagspace.user_persona(row, attributes, tags)
-    else:
-        persona = declared_persona(attributes, tags)
-    return ProfileOut(
-        user_id=user_id,
-        model_version=model.version if model is not None else None,
-        attributes=attributes,
-        segments=segments_of_user(session, user_id),
-        **persona,
-    )
+    return ProfileOut(**service.profile(session, serving, user_id))

@@ -1,67 +1,170 @@
-"""What changed in the store since a model's snapshot: serving applies it on top of the model,
-so deletions, expiries, erasures, consent changes and new events count at once.
+"""What changed in the store since a model's snapshot, read by watermark for the live state
+(api/live): each read returns only rows newer than what the caller has already seen.
 
-Every such read starts SNAPSHOT_MARGIN before the snapshot. A change stamped before a snapshot
-began may commit after it began (the snapshot then did not see it), or be stamped by a host
-whose clock runs behind the trainer's. Our write transactions last seconds (a batch is at most
-10 000 records; SQLite's busy timeout is 10 s) and NTP keeps clocks within a second, so a
-minute covers both; it is kept short because every request re-reads what was stamped in it,
-and a bulk load followed at once by training stamps everything just before the snapshot.
+Two kinds of watermark:
+
+* Events carry an ever-growing primary key (a sequence on PostgreSQL, AUTOINCREMENT on SQLite),
+  so new events are `pk > last`. A transaction may commit after a later one (PostgreSQL), so
+  the ids skipped between two reads are re-asked for a while (`pending` ranges) by the caller.
+* Items, users and erasures carry a change stamp written by the API host. A stamp may commit
+  after a later stamp (a long transaction) or come from a host whose clock runs behind, so a
+  read starts `margin` before the newest stamp seen; the caller applies rows idempotently.
+
+Every read also honours what the snapshot held: events inside it are not returned
+(`SNAPSHOT_MARGIN` covers writes that committed while the snapshot was being read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from api.store.tables import Event, Item, User
+from api.store.tables import Erasure, Event, Item, User
 from matching.tagging import declared_item_tags
 
+# A change stamped before a snapshot began may commit after it began (the snapshot then did
+# not see it), or be stamped by a host whose clock runs behind the trainer's. Write
+# transactions last seconds (a batch is at most 10 000 records) and NTP keeps clocks within a
+# second, so a minute covers both. It is read once per model swap, not per request.
 SNAPSHOT_MARGIN = timedelta(minutes=1)
 
 
 def changes_after(snapshot_time: datetime) -> datetime:
-    """Where reads of "changed since this snapshot" start (see the module docstring)."""
+    """Where reads of "changed since this snapshot" start (see SNAPSHOT_MARGIN)."""
     return snapshot_time - SNAPSHOT_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
-class ItemWindow:
+class ItemChange:
+    """An item as the store holds it now; `created_at` tells a new item from a known one."""
+
     id: str
     deleted: bool
     published_at: datetime | None
     expires_at: datetime | None
+    created_at: datetime
+    stamp: datetime  # updated_at: what the watermark follows
+    title: str
+    text: str
+    tags: dict[str, float]
+    category: str | None
 
-    def available(self, now: datetime) -> bool:
-        if self.deleted:
-            return False
-        if self.published_at is not None and self.published_at > now:
-            return False
-        return self.expires_at is None or self.expires_at > now
+
+@dataclass(frozen=True, slots=True)
+class UserChange:
+    id: str
+    attributes: dict[str, Any]
+    tags: dict[str, float]
+    push_consent: bool
+    created_at: datetime
+    stamp: datetime  # updated_at
 
 
-def items_changed_since(session: Session, snapshot_time: datetime) -> list[ItemWindow]:
-    """Items whose servability (deleted, published_at, expires_at) may differ from the
-    snapshot's; other edits do not count, so re-sending the catalogue costs nothing here."""
-    query = select(Item.id, Item.deleted, Item.published_at, Item.expires_at).where(
-        Item.window_changed_at >= changes_after(snapshot_time)
-    )
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    pk: int
+    user_id: str
+    item_id: str
+    type: str
+    value: float | None
+    ts: datetime
+    ingested_at: datetime
+
+
+def items_changed(session: Session, since: datetime) -> list[ItemChange]:
+    """Items written at or after `since` (any field: windows, deletion, tags of new items)."""
+    query = select(
+        Item.id,
+        Item.deleted,
+        Item.published_at,
+        Item.expires_at,
+        Item.created_at,
+        Item.updated_at,
+        Item.title,
+        Item.text,
+        Item.tags,
+        Item.category,
+    ).where(Item.updated_at >= since)
     return [
-        ItemWindow(r.id, bool(r.deleted), r.published_at, r.expires_at)
+        ItemChange(
+            r.id,
+            bool(r.deleted),
+            r.published_at,
+            r.expires_at,
+            r.created_at,
+            r.updated_at,
+            r.title or "",
+            r.text or "",
+            _weights(r.tags),
+            r.category,
+        )
         for r in session.execute(query)
     ]
 
 
-def consent_changed_since(session: Session, snapshot_time: datetime) -> dict[str, bool]:
-    query = select(User.id, User.push_consent).where(
-        User.consent_changed_at >= changes_after(snapshot_time)
+def users_changed(session: Session, since: datetime) -> list[UserChange]:
+    query = select(
+        User.id, User.attributes, User.tags, User.push_consent, User.created_at, User.updated_at
+    ).where(User.updated_at >= since)
+    return [
+        UserChange(
+            r.id,
+            dict(r.attributes or {}),
+            _weights(r.tags),
+            bool(r.push_consent),
+            r.created_at,
+            r.updated_at,
+        )
+        for r in session.execute(query)
+    ]
+
+
+def erasures_since(session: Session, since: datetime) -> list[tuple[str, datetime]]:
+    query = select(Erasure.user_id, Erasure.erased_at).where(Erasure.erased_at >= since)
+    return [(r.user_id, r.erased_at) for r in session.execute(query)]
+
+
+def events_outside_snapshot(
+    session: Session,
+    snapshot_time: datetime,
+    *,
+    after_pk: int | None,
+    pending: Sequence[tuple[int, int]] = (),
+) -> list[EventRow]:
+    """Events a model trained on the snapshot taken at `snapshot_time` does not hold.
+
+    `after_pk=None` is the first read for a model: everything received since the snapshot
+    (late events dated before it included) or dated after it. Later reads ask only for
+    `pk > after_pk` and for the still-missing ids in `pending` (inclusive ranges).
+    """
+    outside = or_(Event.ingested_at >= changes_after(snapshot_time), Event.ts > snapshot_time)
+    query = select(
+        Event.pk, Event.user_id, Event.item_id, Event.type, Event.value, Event.ts, Event.ingested_at
     )
-    return {r.id: bool(r.push_consent) for r in session.execute(query)}
+    if after_pk is None:
+        query = query.where(outside)
+    else:
+        wanted = [Event.pk > after_pk, *(Event.pk.between(lo, hi) for lo, hi in pending)]
+        query = query.where(and_(or_(*wanted), outside))
+    return [EventRow(*row) for row in session.execute(query.order_by(Event.pk))]
+
+
+def _weights(tags: Any) -> dict[str, float]:
+    return {str(tag): float(weight) for tag, weight in (tags or {}).items()}
+
+
+def user_consents(session: Session, user_ids: Collection[str]) -> set[str]:
+    """Of these users, those who exist and have push consent now: what a push list, which
+    promises consent, checks in the store rather than in any replica's memory."""
+    if not user_ids:
+        return set()
+    query = select(User.id).where(User.id.in_(list(user_ids)), User.push_consent.is_(True))
+    return set(session.scalars(query))
 
 
 def popular_item_ids(

@@ -249,7 +249,7 @@ def test_a_stale_read_of_the_active_version_never_swaps_an_older_model_back(
     def load(path: Path) -> Any:
         return SimpleNamespace(version=path.name)
 
-    holder = ModelHolder(tmp_path, active_version, loader=load)
+    holder = ModelHolder(tmp_path, active_version, loader=load, live_state=lambda model: None)
     assert holder.refresh() and holder.version == "v1"
     poller = threading.Thread(target=holder.refresh, name="poller")
     poller.start()

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def cut_off(engine: Engine) -> Any:
     return unreachable
 
 
-def test_store_outage_is_a_503_and_the_model_keeps_serving(
+def test_store_outage_writes_are_a_503_and_answers_come_from_memory_marked_stale(
     served: TestClient, world: World
 ) -> None:
     engine: Engine = served.app.state.engine  # type: ignore[attr-defined]
@@ -202,10 +203,24 @@ def test_store_outage_is_a_503_and_the_model_keeps_serving(
         for response in (
             served.put("/v1/users", json={"users": [{"id": "during-outage"}]}),
             served.post("/v1/events", json={"events": [event_during_outage]}),
-            served.get(f"/v1/users/{world.warm_users()[0]}/recommendations"),
         ):
             body = assert_problem(response, 503)
             assert body["title"] == "Store unavailable" and response.headers["retry-after"]
+        # Reads answer from the model and the last live state, and say so once the live
+        # state's poller (every live_poll_seconds) has found the store gone.
+        live = holder.serving.live
+        deadline = time.monotonic() + 10
+        while live.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live.last_error is not None
+        for path in (
+            f"/v1/users/{world.warm_users()[0]}/recommendations",
+            f"/v1/items/{world.catalogue.items[0].id}/audience?n=5",
+        ):
+            answer = served.get(path)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model_version"] == world.version
+            assert answer.headers["tagmatch-live-state"].startswith("stale")
         assert holder.refresh() is False  # the poller's call: keeps what it serves
         assert holder.version == world.version and holder.current is not None
         assert "store unreachable" in (holder.last_error or "")
@@ -219,5 +234,6 @@ def test_store_outage_is_a_503_and_the_model_keeps_serving(
     assert served.get("/v1/users/during-outage").status_code == 404  # nothing was written
     assert served.get("/readyz").status_code == 200
     assert served.put("/v1/users", json={"users": [{"id": "during-outage"}]}).status_code == 200
-    answer = served.get(f"/v1/users/{world.warm_users()[0]}/recommendations").json()
-    assert answer["model_version"] == world.version
+    answer = served.get(f"/v1/users/{world.warm_users()[0]}/recommendations")
+    assert answer.json()["model_version"] == world.version
+    assert "tagmatch-live-state" not in answer.headers  # the write made it read again

@@ -1,0 +1,119 @@
+"""Push lists: a marketer's target list for an item, stored with its members.
+
+Only users with push consent as the STORE says now (a list promises consent, so memory that
+may be a poll behind is not enough), never erased ones, and none already pushed
+`frequency_cap.max` times within `frequency_cap.hours` by earlier lists. An expired item is a
+409: there is nothing left to push.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from api.errors import ProblemError
+from api.model_holder import Serving
+from api.schemas.push_lists import PushListOut, PushListRequest
+from api.schemas.serving import ScoredUser
+from api.services.matching import audience, item_not_found
+from api.services.segments import segment_rule
+from api.store import freshness, items
+from api.store import push_lists as store
+from api.store.tables import PushListMember
+from matching.model import Scored
+
+# Rounds of "rank, then check consent in the store": a round only repeats when a poll-behind
+# live state let through users the store refuses, and each round excludes them.
+CHECK_ROUNDS = 3
+
+
+def create_push_list(
+    session: Session, serving: Serving, request: PushListRequest, *, now: datetime
+) -> PushListOut:
+    item = items.get_item(session, request.item_id)
+    if item is None:
+        raise item_not_found(request.item_id)
+    if item.expires_at is not None and item.expires_at <= now:
+        # A push for content that is gone leads nowhere and spends a frequency-cap slot.
+        # Not yet published is fine: lists are often prepared ahead of a launch.
+        raise ProblemError(
+            409,
+            "Item expired",
+            f"item {item.id!r} expired at {item.expires_at.isoformat()}; nothing to push",
+            [{"loc": ["body", "item_id"], "msg": "item expired"}],
+        )
+    excluded: set[str] = set()
+    if request.frequency_cap is not None:
+        since = now - timedelta(hours=request.frequency_cap.hours)
+        excluded = store.capped_user_ids(session, since, request.frequency_cap.max)
+    segment = None
+    if request.segment is not None:
+        segment = segment_rule(session, request.segment, loc=("body", "segment"))
+    chosen: list[Scored] = []
+    for _ in range(CHECK_ROUNDS):
+        found = audience(
+            serving,
+            item.id,
+            request.size,
+            segment=segment,
+            tag=request.tag,
+            exclude_seen=request.exclude_seen,
+            consent_only=True,
+            exclude_user_ids=excluded,
+        )
+        allowed = freshness.user_consents(session, [s.id for s in found])
+        chosen = [s for s in found if s.id in allowed]
+        refused = {s.id for s in found} - allowed
+        if not refused or len(found) < request.size:
+            break
+        excluded |= refused
+    users = [ScoredUser.of(s) for s in chosen]
+    push_list = store.create_push_list(
+        session,
+        list_id=uuid.uuid4().hex,
+        item_id=item.id,
+        created_at=now,
+        model_version=serving.model.version,
+        request=request.model_dump(mode="json"),
+        members=[(u.user_id, u.score, u.reasons) for u in users],
+    )
+    return PushListOut(
+        id=push_list.id,
+        item_id=item.id,
+        created_at=now,
+        model_version=serving.model.version,
+        request=push_list.request,
+        users=users,
+    )
+
+
+def get_push_list(session: Session, list_id: str) -> tuple[PushListOut, list[PushListMember]]:
+    push_list = store.get_push_list(session, list_id)
+    if push_list is None:
+        raise ProblemError(404, "Push list not found", f"no push list {list_id!r}")
+    members = store.push_list_members(session, list_id)
+    body = PushListOut(
+        id=push_list.id,
+        item_id=push_list.item_id,
+        created_at=push_list.created_at,
+        model_version=push_list.model_version,
+        request=dict(push_list.request),
+        users=[
+            ScoredUser(user_id=m.user_id, score=m.score, reasons=list(m.reasons or []))
+            for m in members
+        ],
+    )
+    return body, members
+
+
+def members_csv(members: list[PushListMember]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["rank", "user_id", "score", "reasons"])
+    for m in members:
+        writer.writerow([m.rank, m.user_id, f"{m.score:.6f}", "|".join(m.reasons or [])])
+    return buffer.getvalue()
