@@ -32,7 +32,6 @@ from matching.als import event_weights
 from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.hybrid import HybridSpace
-from matching.tagging import l2_normalize_rows, top_k_per_row
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
@@ -137,10 +136,11 @@ class FoldIn:
         self,
         user_row: int | None,
         recent: RecentEvents,
-        declared: sp.csr_matrix,
+        declared: sp.csr_matrix | None = None,
     ) -> FoldedUser | None:
-        """The user's folded query, or None when no event (snapshot or recent) reaches a
-        known item. `declared` is the user's declared (+ predicted) tag row, unnormalised."""
+        """The user's folded query, or None when no event (snapshot or recent) reaches a known
+        item. A snapshot user's declared and predicted tags come from the tag space; a user the
+        snapshot did not know brings `declared` (their declared tag row), if anything."""
         rows = self._items.indices(recent.item_ids)
         known = rows >= 0
         recent_rows = rows[known]
@@ -148,20 +148,14 @@ class FoldIn:
         items = np.concatenate([self._events.item[own].astype(np.int64), recent_rows])
         if len(items) == 0:
             return None
-        names = np.asarray(self._events.type_names, dtype=object)
-        types = [*names[self._events.type_code[own]].tolist()]
-        types += [str(t) for t, k in zip(recent.types, known, strict=True) if k]
-        ts = np.concatenate(
-            [self._events.ts[own], np.asarray(recent.ts, np.float64)[known]]
-        ).astype(np.float64)
-        log = EventLog.from_columns(np.zeros(len(items), np.int32), items, types, ts)
+        log = self._event_log(own, recent, known, items)
         # decay counts from the newest event seen, as training counts from its snapshot's
-        now = max(self.snapshot_time, float(ts.max()))
+        now = max(self.snapshot_time, float(log.ts.max()))
         unique, inverse = np.unique(items, return_inverse=True)
         als_weight = np.bincount(inverse, event_weights(log, self._als_events, now))
         cf = self.solve(unique, als_weight)
         behaviour = np.bincount(inverse, event_weights(log, self._behaviour_events, now))
-        tags = self._tag_row(unique, behaviour, declared)
+        tags = self._tag_row(user_row, unique, behaviour, declared)
         query = self._space.joint(cf[None, :], tags, "user")[0]
         return FoldedUser(query, tags, cf, recent_rows)
 
@@ -176,7 +170,12 @@ class FoldIn:
         confidence = 1.0 + self._alpha * weights[keep]
         a = self._gram + (y * (confidence - 1.0)[:, None]).T @ y
         b = y.T @ confidence
-        return la.solve(a, b, assume_a="pos").astype(np.float32)
+        try:  # symmetric positive definite whenever λ > 0: Cholesky
+            factor = la.cho_factor(a, check_finite=False)
+            x = la.cho_solve(factor, b, check_finite=False)
+        except la.LinAlgError:  # λ = 0 and too few fitted items: least norm, not a crash
+            x = la.lstsq(a, b, check_finite=False)[0]
+        return np.asarray(x, np.float32)
 
     def _snapshot_events(self, user_row: int | None) -> np.ndarray:
         if user_row is None or user_row + 1 >= len(self._event_indptr):
@@ -184,10 +183,99 @@ class FoldIn:
         start, end = self._event_indptr[user_row], self._event_indptr[user_row + 1]
         return self._event_order[start:end]
 
+    def _event_log(
+        self, own: np.ndarray, recent: RecentEvents, known: np.ndarray, items: np.ndarray
+    ) -> EventLog:
+        """The user's snapshot events followed by their recent ones on known items."""
+        names = list(self._events.type_names)
+        code_of = {name: code for code, name in enumerate(names)}
+        recent_codes = []
+        for name, keep in zip(recent.types, known, strict=True):
+            if keep:
+                code = code_of.setdefault(str(name), len(names))
+                if code == len(names):
+                    names.append(str(name))
+                recent_codes.append(code)
+        values = [
+            0.0 if v is None else float(v) for v, k in zip(recent.values, known, strict=True) if k
+        ]
+        return EventLog(
+            user=np.zeros(len(items), np.int32),
+            item=items.astype(np.int32),
+            type_code=np.concatenate(
+                [self._events.type_code[own], np.asarray(recent_codes, np.int16)]
+            ).astype(np.int16),
+            value=np.concatenate([self._events.value[own], np.asarray(values, np.float32)]),
+            ts=np.concatenate([self._events.ts[own], np.asarray(recent.ts, np.float64)[known]]),
+            type_names=names,
+        )
+
     def _tag_row(
-        self, item_rows: np.ndarray, weights: np.ndarray, declared: sp.csr_matrix
+        self,
+        user_row: int | None,
+        item_rows: np.ndarray,
+        weights: np.ndarray,
+        declared: sp.csr_matrix | None,
     ) -> sp.csr_matrix:
-        """TagSpace.user_matrix's row: unit(unit(declared + predicted) + behavioural)."""
-        interest = sp.csr_matrix(weights[None, :].astype(np.float32)) @ self._item_tags[item_rows]
-        behavioural = l2_normalize_rows(top_k_per_row(sp.csr_matrix(interest), self._top_tags))
-        return l2_normalize_rows(l2_normalize_rows(declared) + behavioural)
+        """TagSpace.user_matrix's row, unit(unit(declared + predicted) + behavioural), with the
+        behavioural part built as build_tagspace builds it (weighted sum of the items' tag rows,
+        top tags, unit norm). On index arrays: scipy's per-call overhead on 1-row matrices was
+        most of the fold-in's cost."""
+        if user_row is not None:
+            profile = _add(
+                _entries(self._tagspace.user_declared, user_row),
+                _entries(self._tagspace.user_predicted, user_row),
+            )
+        elif declared is not None:
+            profile = _entries(sp.csr_matrix(declared), 0)
+        else:
+            profile = _EMPTY
+        interest = _add(_weighted_rows(self._item_tags, item_rows, weights))
+        behavioural = _unit(_top(interest, self._top_tags))
+        cols, vals = _unit(_add(_unit(profile), behavioural))
+        return sp.csr_matrix(
+            (vals, cols, np.array([0, len(cols)])), shape=(1, self._item_tags.shape[1])
+        )
+
+
+# A sparse row as (sorted int32 columns, float32 values); what the helpers below pass around.
+Entries = tuple[np.ndarray, np.ndarray]
+_EMPTY: Entries = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+
+def _entries(matrix: sp.csr_matrix, row: int) -> Entries:
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    return np.asarray(matrix.indices[start:end]), np.asarray(matrix.data[start:end], np.float32)
+
+
+def _weighted_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) -> Entries:
+    """weight_i * row_i of a CSR matrix for each (row, weight), as one list of entries."""
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    scale = np.repeat(weights.astype(np.float32), lengths)
+    return matrix.indices[positions], matrix.data[positions] * scale
+
+
+def _add(*parts: Entries) -> Entries:
+    """Sum of sparse rows (entries may repeat columns), columns sorted."""
+    cols = np.concatenate([p[0] for p in parts]) if parts else _EMPTY[0]
+    vals = np.concatenate([p[1] for p in parts]) if parts else _EMPTY[1]
+    unique, inverse = np.unique(cols, return_inverse=True)
+    return unique.astype(np.int32), np.bincount(inverse, vals, len(unique)).astype(np.float32)
+
+
+def _top(entries: Entries, k: int) -> Entries:
+    """The k largest entries (ties: lower column first, as tagging.top_k_per_row)."""
+    cols, vals = entries
+    if len(cols) <= k:
+        return entries
+    keep = np.sort(np.lexsort((cols, -vals))[:k])
+    return cols[keep], vals[keep]
+
+
+def _unit(entries: Entries) -> Entries:
+    """Scaled to unit L2 norm, as tagging.l2_normalize_rows (an empty row stays empty)."""
+    cols, vals = entries
+    norm = np.sqrt(np.sum(vals.astype(np.float64) ** 2))
+    return cols, (vals / np.float32(max(norm, 1e-12))).astype(np.float32)

@@ -192,9 +192,10 @@ class TrainedModel:
         if row is not None and exclude:
             excluded = np.concatenate([excluded, self.interacted_items(row)])
         if recent_events is not None and len(recent_events):
-            folded = self.foldin().fold(
-                row, recent_events, self._profile_row(row, attributes, declared_tags)
+            declared = (
+                None if row is not None else self._declared_row(None, attributes, declared_tags)
             )
+            folded = self.foldin().fold(row, recent_events, declared)
             if folded is not None and len(folded.recent_item_rows):
                 if exclude:
                     excluded = np.concatenate([excluded, folded.recent_item_rows])
@@ -298,19 +299,6 @@ class TrainedModel:
         ]
 
     # ---- internals -----------------------------------------------------------------------
-    def _profile_row(
-        self,
-        row: int | None,
-        attributes: Mapping[str, object] | None,
-        declared_tags: Mapping[str, float] | None,
-    ) -> sp.csr_matrix:
-        """The non-behavioural half of a user's matching tags (TagSpace.user_matrix): declared
-        + predicted as of the snapshot for a known user, else what the caller declares."""
-        if row is not None:
-            tags = self.tagspace
-            return sp.csr_matrix(tags.user_declared[row] + tags.user_predicted[row])
-        return self._declared_row(None, attributes, declared_tags)
-
     def _declared_row(
         self,
         row: int | None,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 
-from matching.config import ALSConfig, HybridConfig, ModelConfig
+from matching.config import ALSConfig, HybridConfig, ModelConfig, TagConfig
+from matching.data import Snapshot
 from matching.foldin import RecentEvents
 from matching.model import TrainedModel
 from matching.pipeline import train
@@ -59,20 +62,39 @@ def _ids(answer) -> list[str]:
     return [scored.id for scored in answer.items]
 
 
-def test_folding_in_own_snapshot_events_reproduces_the_trained_vector(foldin_model):
-    state = foldin_model.foldin()
-    tags = foldin_model.tagspace
-    warm = np.flatnonzero(np.diff(foldin_model.seen.indptr) > 0)[:20]
+@pytest.fixture(scope="module")
+def predicted_model(engine_planted) -> TrainedModel:
+    """Every third user without attributes (so occupations get predicted), two interest tags
+    per user (so the behavioural part is cut to its top tags)."""
+    snapshot = engine_planted.snapshot
+    users = [
+        replace(user, attributes={}) if row % 3 == 0 else user
+        for row, user in enumerate(snapshot.users)
+    ]
+    tags = TagConfig(behaviour_top_tags=2, predict_namespaces=("occupation",))
+    config = CONFIG.model_copy(update={"tags": tags})
+    part = Snapshot(users=users, items=snapshot.items, events=snapshot.events, now=snapshot.now)
+    return train(part, config, version="foldin-predicted", evaluate=False)
+
+
+@pytest.mark.parametrize("which", ["foldin_model", "predicted_model"])
+def test_folding_in_own_snapshot_events_reproduces_the_trained_vector(which, request):
+    model = request.getfixturevalue(which)
+    state = model.foldin()
+    warm = np.flatnonzero(np.diff(model.seen.indptr) > 0)[:30]
+    predicted = 0
     for row in warm:
-        profile = tags.user_declared[row] + tags.user_predicted[row]
-        folded = state.fold(int(row), NO_EVENTS, profile)
+        folded = state.fold(int(row), NO_EVENTS)
         assert folded is not None
-        trained = np.asarray(foldin_model.user_vectors[row])
+        trained = np.asarray(model.user_vectors[row])
         cosine = folded.query @ trained / np.linalg.norm(folded.query) / np.linalg.norm(trained)
         assert cosine > 0.999
         assert np.linalg.norm(folded.query - trained) < 0.01 * np.linalg.norm(trained)
-        expected_tags = foldin_model.user_tags(np.array([row])).toarray()
-        np.testing.assert_allclose(folded.tags.toarray(), expected_tags, atol=1e-6)
+        expected_tags = model.user_tags(np.array([row])).toarray()
+        np.testing.assert_allclose(folded.tags.toarray(), expected_tags, atol=1e-5)
+        predicted += model.tagspace.user_predicted[row].nnz
+    if which == "predicted_model":
+        assert predicted > 0
 
 
 def test_the_solve_is_implicits_recalculate_user(foldin_model):
