@@ -14,9 +14,11 @@ O(events of the user * k² + k³), nothing that grows with the catalogue.
 
 The behavioural tag part is rebuilt the way TagSpace builds it (decayed, type-weighted sum of
 the item tag rows, top tags, unit norm), and the joint vector the way training builds user
-vectors (HybridSpace.joint). Decay counts from the newest event the fold-in sees, as training
-counts from the snapshot's newest event; the user's snapshot events are read from the model's
-event log, so the union is weighted as a retrain would weight it.
+vectors (HybridSpace.joint). The user's snapshot events are read from the model's event log and
+weighted with the recent ones exactly as training weighted its events: decay counts from the
+snapshot time and an event after it counts as new (als.event_weights). Counting from the newest
+event instead would let one event dated years ahead, which ingest accepts, decay the rest of
+the user's history to nothing; between retrains the two differ by 2^(-gap / half-life).
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ class FoldIn:
             gram = warm.T @ warm
         self._gram = gram + config.als.regularization * np.eye(f)
         # Each user's snapshot events, found without a scan: positions grouped by user.
-        self._event_order = np.argsort(events.user, kind="stable").astype(np.int64)
+        self._event_order = np.argsort(events.user, kind="stable").astype(
+            np.int32 if len(events) < 2**31 else np.int64
+        )
         self._event_indptr = np.concatenate(
             ([0], np.cumsum(np.bincount(events.user, minlength=n_users)))
         ).astype(np.int64)
@@ -149,13 +153,11 @@ class FoldIn:
         if len(items) == 0:
             return None
         log = self._event_log(own, recent, known, items)
-        # decay counts from the newest event seen, as training counts from its snapshot's
-        now = max(self.snapshot_time, float(log.ts.max()))
         unique, inverse = np.unique(items, return_inverse=True)
-        als_weight = np.bincount(inverse, event_weights(log, self._als_events, now))
-        cf = self.solve(unique, als_weight)
-        behaviour = np.bincount(inverse, event_weights(log, self._behaviour_events, now))
-        tags = self._tag_row(user_row, unique, behaviour, declared)
+        als_weight = event_weights(log, self._als_events, self.snapshot_time)
+        cf = self.solve(unique, np.bincount(inverse, als_weight))
+        behaviour = event_weights(log, self._behaviour_events, self.snapshot_time)
+        tags = self._tag_row(user_row, unique, np.bincount(inverse, behaviour), declared)
         query = self._space.joint(cf[None, :], tags, "user")[0]
         return FoldedUser(query, tags, cf, recent_rows)
 

@@ -196,3 +196,18 @@ def test_fold_in_on_a_memory_mapped_model(foldin_model, engine_planted, tmp_path
 def test_recent_events_with_ragged_fields_are_refused():
     with pytest.raises(ValueError, match="one entry per event"):
         RecentEvents(item_ids=["a", "b"], types=["view"], values=[None, None], ts=[1.0, 2.0])
+
+
+def test_an_event_dated_far_ahead_does_not_erase_the_users_history(foldin_model, engine_planted):
+    """Ingest accepts any timestamp; decay counts from the snapshot, so one event dated in
+    3000 weighs like any new event instead of decaying everything before it to nothing."""
+    user = f"u{_warm_user(engine_planted, YOGA)}"
+    far_ahead = RecentEvents(
+        item_ids=[_cluster_items(engine_planted, FOOD)[0]],
+        types=["like"],
+        values=[None],
+        ts=[32_503_680_000.0],  # 3000-01-01
+    )
+    answer = foldin_model.recommend(user, 10, recent_events=far_ahead)
+    assert answer.strategy == "personal"
+    assert _share_in(engine_planted, _ids(answer), YOGA) >= 0.6
