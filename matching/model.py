@@ -20,6 +20,7 @@ from matching.als import interaction_matrix
 from matching.base import PAD_ID, PAD_SCORE, top_n
 from matching.config import ModelConfig
 from matching.data import EventLog
+from matching.foldin import FoldIn, RecentEvents
 from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
 from matching.index import VectorIndex
 from matching.tagspace import TagSpace
@@ -75,6 +76,7 @@ class TrainedModel:
     # exclude_seen excludes. Not `seen`, which drops pairs whose decayed weight is zero.
     _interacted: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     _interacted_by_item: sp.csr_matrix | None = field(default=None, init=False, repr=False)
+    _foldin: FoldIn | None = field(default=None, init=False, repr=False)
 
     def warm(self) -> TrainedModel:
         """Build the per-model caches now, so the first requests after a swap do not pay for
@@ -83,6 +85,7 @@ class TrainedModel:
         if len(self.users) and len(self.items):
             self.interacted_items(0)
             self.interacted_users(0)
+        self.foldin()
         return self
 
     # ---- lookups used to build filters -------------------------------------------------
@@ -147,6 +150,23 @@ class TrainedModel:
             matrix = self._user_matrix = sp.csr_matrix(self.tagspace.user_matrix())
         return sp.csr_matrix(matrix[rows])
 
+    def foldin(self) -> FoldIn:
+        """The state recent events are folded in with (matching/foldin.py), built on first use."""
+        state = self._foldin
+        if state is None:  # two threads may both build it; the results are identical
+            state = self._foldin = FoldIn(
+                config=self.config,
+                space=self.space,
+                tagspace=self.tagspace,
+                items=self.items,
+                item_vectors=self.item_vectors,
+                seen=self.seen,
+                events=self.events,
+                n_users=len(self.users),
+                snapshot_time=self.snapshot_time,
+            )
+        return state
+
     # ---- the three questions -----------------------------------------------------------
     def recommend(
         self,
@@ -158,17 +178,33 @@ class TrainedModel:
         exclude_item_ids: Iterable[str] = (),
         allowed_item_rows: np.ndarray | None = None,
         exclude_seen: bool | None = None,
+        recent_events: RecentEvents | None = None,
     ) -> Recommendations:
         """personal for a known user with history; cold_start from attributes/declared tags
         (given, or as stored for a known user without events); otherwise popular.
-        exclude_seen drops the items the user had events with in the snapshot; events the
-        model has not seen are the caller's to pass in exclude_item_ids."""
+        exclude_seen drops the items the user had events with in the snapshot, and those of
+        recent_events. recent_events (the user's events since the snapshot) fold the user's
+        vector in (matching/foldin.py): a known user's query is re-solved from snapshot and
+        recent events, and a user the snapshot did not know gets a personal answer."""
         row = self.users.index(user_id) if user_id is not None else None
         excluded = self.item_rows(exclude_item_ids)
-        if row is not None and (
-            self.config.index.exclude_seen if exclude_seen is None else exclude_seen
-        ):
+        exclude = self.config.index.exclude_seen if exclude_seen is None else exclude_seen
+        if row is not None and exclude:
             excluded = np.concatenate([excluded, self.interacted_items(row)])
+        if recent_events is not None and len(recent_events):
+            declared = (
+                None if row is not None else self._declared_row(None, attributes, declared_tags)
+            )
+            folded = self.foldin().fold(row, recent_events, declared)
+            if folded is not None and len(folded.recent_item_rows):
+                if exclude:
+                    excluded = np.concatenate([excluded, folded.recent_item_rows])
+                return Recommendations(
+                    "personal",
+                    self._items_for(
+                        folded.query, folded.tags, n, allowed_item_rows, excluded, "recommend"
+                    ),
+                )
         if row is not None and self.is_warm_user(row):
             query = np.asarray(self.user_vectors[row])
             tags = self.user_tags(np.array([row]))
