@@ -179,6 +179,14 @@ class FoldIn:
             x = la.lstsq(a, b, check_finite=False)[0]
         return np.asarray(x, np.float32)
 
+    def holds(self, user_row: int, item_row: int, ts: float) -> bool:
+        """Whether the snapshot has this user's event on this item at this time: a serving
+        process reading "events since the snapshot" with a safety margin re-reads some the
+        snapshot already counted, and folding them in again would count them twice."""
+        own = self._snapshot_events(user_row)
+        on_item = own[self._events.item[own] == item_row]
+        return bool(np.any(self._events.ts[on_item] == ts))
+
     def _snapshot_events(self, user_row: int | None) -> np.ndarray:
         if user_row is None or user_row + 1 >= len(self._event_indptr):
             return np.zeros(0, np.int64)

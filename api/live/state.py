@@ -85,6 +85,7 @@ class LiveState:
         self.last_success: float | None = None  # monotonic time of the last complete poll
         self.last_error: str | None = None
         self.writes_seen = 0  # api.live.writes: this process's writes read so far
+        self.rows_read = 0  # rows all polls returned: what the store paid for this state
 
     # ---- reading: what requests ask -------------------------------------------------------
     def age(self) -> float | None:
@@ -160,6 +161,7 @@ class LiveState:
                     after_pk=self._after_pk,
                     pending=[(lo, hi) for lo, hi, _ in self._pending],
                 )
+            self.rows_read += len(erasures) + len(users) + len(items) + len(events)
             changed = self._apply_items(items) | self._apply_users(users)
             changed |= self._apply_erasures(erasures) | self._apply_events(events, mono)
             # Rows stamped before `started - margin` had committed before this read began.
@@ -234,10 +236,19 @@ class LiveState:
             erased_at = self._erased_at.get(event.user_id)
             if erased_at is not None and event.ingested_at <= erased_at:
                 continue
+            if event.ingested_at <= self.snapshot_at and self._in_snapshot(event):
+                continue  # read again through the margin; the model counted it already
             self._set_recent(event.user_id, (*self._recent_by_user.get(event.user_id, ()), event))
             seen = self._recent_by_item.get(event.item_id, frozenset())
             self._recent_by_item[event.item_id] = seen | {event.user_id}
         return bool(new)
+
+    def _in_snapshot(self, event: EventRow) -> bool:
+        user_row = self.model.users.index(event.user_id)
+        item_row = self.model.items.index(event.item_id)
+        if user_row is None or item_row is None:
+            return False
+        return self.model.foldin().holds(user_row, item_row, event.ts.timestamp())
 
     def _track_gaps(self, before: int, top: int, got: set[int], mono: float) -> None:
         """Ids between the old and the new watermark that did not come back belong to

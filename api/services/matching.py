@@ -14,6 +14,7 @@ import numpy as np
 from api.errors import ProblemError
 from api.live import ItemView
 from api.model_holder import Serving
+from matching.foldin import RecentEvents
 from matching.model import Recommendations, Scored
 
 
@@ -68,8 +69,10 @@ def recommend(
     """personal for a user with history; cold_start for a user known only by declared
     attributes/tags; popular otherwise. An unknown user is not an error."""
     model, user = serving.model, serving.live.user(user_id)
-    # The model excludes what its snapshot held; the live state adds what arrived since.
+    # The model excludes what its snapshot held; the live state adds what arrived since, and
+    # those events fold the user's vector in (a user the snapshot lacks gets one).
     seen = user.recent_item_ids if exclude_seen else set()
+    recent = user.recent
     return model.recommend(
         user_id if user.row is not None else None,
         n,
@@ -78,6 +81,14 @@ def recommend(
         exclude_item_ids=seen,
         allowed_item_rows=item_rows(serving, now, category=category, tag=tag),
         exclude_seen=exclude_seen,
+        recent_events=RecentEvents(
+            item_ids=[e.item_id for e in recent],
+            types=[e.type for e in recent],
+            values=[e.value for e in recent],
+            ts=[e.ts.timestamp() for e in recent],
+        )
+        if recent
+        else None,
     )
 
 

@@ -1,0 +1,112 @@
+"""The live state reads by watermark: a steady state reads nothing, a bulk change is read once
+(with no margin; the margin's re-reads are bounded in time), and what it holds is what the
+store says: deletions, windows, consent, erasures, new users and their events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from fastapi.testclient import TestClient
+from trained_world import World
+
+from api.live import LiveState
+from api.store.db import create_db_engine, make_session_factory, session_scope
+from api.store.events import insert_events
+from matching.model import TrainedModel
+
+
+def _live(
+    served: TestClient, world: World, margin: timedelta = timedelta(0)
+) -> tuple[LiveState, partial]:  # type: ignore[type-arg]
+    model: TrainedModel = served.app.state.model_holder.current  # type: ignore[attr-defined]
+    engine = create_db_engine(world.settings.database_url)
+    opener = partial(session_scope, make_session_factory(engine))
+    return LiveState(model, margin=margin), opener
+
+
+def test_a_steady_state_reads_nothing_and_a_bulk_change_is_read_once(
+    served: TestClient, world: World
+) -> None:
+    live, opener = _live(served, world)
+    live.poll(opener)
+    first = live.rows_read
+    live.poll(opener)
+    assert live.rows_read == first  # nothing changed: nothing read
+    bulk = [{"id": f"bulk-{i}", "title": f"新品 {i}", "tags": {"kw:瑜伽": 1.0}} for i in range(40)]
+    assert served.put("/v1/items", json={"items": bulk}).status_code == 200
+    assert live.poll(opener) is True
+    assert live.rows_read == first + 40
+    live.poll(opener)
+    assert live.rows_read == first + 40  # read once, not per poll
+    assert live.item("bulk-7").exists and live.item("bulk-7").title == "新品 7"
+
+
+def test_it_holds_what_the_store_says(served: TestClient, world: World) -> None:
+    live, opener = _live(served, world)
+    live.poll(opener)
+    items = [i.id for i in world.catalogue.items]
+    users = world.warm_users()
+    gone, later, user_erased, user_withdrawn = items[10], items[11], users[-1], users[-2]
+    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    now = datetime.now(UTC).timestamp()
+    assert served.delete(f"/v1/items/{gone}").status_code == 204
+    assert served.put("/v1/items", json={"items": [{"id": later, "published_at": soon}]}).is_success
+    body = {"users": [{"id": user_withdrawn, "consent": {"push": False}}, {"id": "brand-new"}]}
+    assert served.put("/v1/users", json=body).is_success
+    assert served.delete(f"/v1/users/{user_erased}").status_code == 204
+    event = {"id": "ls-1", "user_id": "brand-new", "item_id": items[0], "type": "view",
+             "ts": datetime.now(UTC).isoformat()}  # fmt: skip
+    assert served.post("/v1/events", json={"events": [event]}).is_success
+    live.poll(opener)
+
+    model = live.model
+    mask, rows = live.available_items(now)
+    assert not mask[model.items.index(gone)] and not mask[model.items.index(later)]
+    assert rows is not None and model.items.index(items[0]) in rows
+    assert not live.item(gone).exists
+    consent = live.user_mask(consent_only=True)
+    assert not consent[model.users.index(user_withdrawn)]
+    assert not live.user_mask(consent_only=False)[model.users.index(user_erased)]
+    assert not live.user(user_erased).exists
+    newcomer = live.user("brand-new")
+    assert newcomer.exists and newcomer.row is None
+    assert newcomer.recent_item_ids == {items[0]}
+    assert "brand-new" in live.users_who_saw(items[0])
+    # Erased, then re-created: someone new, whom the old history must not describe.
+    assert served.put("/v1/users", json={"users": [{"id": user_erased}]}).is_success
+    live.poll(opener)
+    again = live.user(user_erased)
+    assert again.exists and again.row is None
+
+
+def test_an_event_committed_after_a_later_one_is_still_read(
+    served: TestClient, world: World
+) -> None:
+    """PostgreSQL hands out ids at insert and commits in any order: the id the poll skipped
+    is asked for again until it commits (SQLite commits in id order: nothing to test)."""
+    if not world.settings.database_url.startswith("postgresql"):
+        return
+    live, opener = _live(served, world, margin=timedelta(seconds=30))
+    live.poll(opener)
+    user, item = world.warm_users()[3], world.catalogue.items[5].id
+    engine = create_db_engine(world.settings.database_url)
+    factory = make_session_factory(engine)
+
+    def record(event_id: str) -> dict[str, object]:
+        return {"event_id": event_id, "user_id": user, "item_id": item, "type": "view",
+                "value": None, "ts": datetime.now(UTC)}  # fmt: skip
+
+    slow = factory()
+    try:
+        insert_events(slow, [record("gap-slow")])  # takes an id, does not commit yet
+        with session_scope(factory) as fast:
+            insert_events(fast, [record("gap-fast")])
+        live.poll(opener)
+        assert len(live.user(user).recent) == 1  # the fast one; the slow id is pending
+        slow.commit()
+    finally:
+        slow.close()
+        engine.dispose()
+    live.poll(opener)
+    assert len(live.user(user).recent) == 2
