@@ -22,7 +22,7 @@ log = logging.getLogger("tagmatch.deps")
 LIVE_STATE_HEADER = "Tagmatch-Live-State"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -45,8 +45,9 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """With TAGMATCH_API_KEY set, /v1 needs `Authorization: Bearer <key>` or `X-API-Key`."""
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """With TAGMATCH_API_KEY set, /v1 needs `Authorization: Bearer <key>` or `X-API-Key`.
+    (async: pure work, so FastAPI runs it on the event loop instead of a worker thread.)"""
     if settings.api_key is None:
         return
     expected = settings.api_key.get_secret_value()
@@ -88,7 +89,7 @@ def batch_limit(field: str) -> Callable[[Request, Settings], Awaitable[None]]:
     return check
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     holder: ModelHolder = request.app.state.model_holder
     return holder
 
