@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup run test lint bench bench-tools openapi clean
+.PHONY: setup run test lint bench bench-tools openapi docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: lint
 
 openapi: setup
 	$(BIN)/tagmatch openapi > openapi/openapi.json
+
+# docs/configuration.md is generated from api/settings.py and matching/config.py.
+docs: setup
+	$(BIN)/tagmatch config-reference > docs/configuration.md
 
 # The serving benchmark drives the servers with wrk, a Debian package: installed here if absent.
 bench-tools:

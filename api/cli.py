@@ -212,6 +212,15 @@ def openapi() -> None:
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+@app.command("config-reference")
+def config_reference() -> None:
+    """Print the configuration reference (Markdown): `make docs` stores it as
+    docs/configuration.md."""
+    from api.config_reference import render_configuration_reference
+
+    sys.stdout.write(render_configuration_reference())
+
+
 def main() -> None:
     app()
 

@@ -1,4 +1,6 @@
-"""Structured logging: one JSON object (or key=value line) per record, with the request id."""
+"""Logging: one JSON object per record for machines, a readable line for a terminal; both
+carry the request id and a record's extra fields. Libraries' start-up chatter (alembic's
+context lines, faiss's CPU-feature loader) is demoted to DEBUG."""
 
 from __future__ import annotations
 
@@ -37,6 +39,21 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+class _DemoteLibraryChatter(logging.Filter):
+    """INFO lines of libraries that say nothing an operator acts on become DEBUG: shown only
+    when TAGMATCH_LOG_LEVEL=DEBUG. Alembic's "Running upgrade ..." lines stay INFO."""
+
+    CHATTY = ("alembic", "faiss")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not record.name.startswith(self.CHATTY):
+            return True
+        if record.name.startswith("alembic") and record.getMessage().startswith("Running "):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = _fields(record)
@@ -45,9 +62,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(fields, ensure_ascii=False, default=str)
 
 
-class KeyValueFormatter(logging.Formatter):
+class TerminalFormatter(logging.Formatter):
+    """`08:01:02 INFO  tagmatch.train  snapshot read  users=200 items=50`: time, level,
+    logger and message first, then the record's extra fields as key=value."""
+
     def format(self, record: logging.LogRecord) -> str:
-        line = " ".join(f"{k}={_kv(v)}" for k, v in _fields(record).items())
+        fields = _fields(record)
+        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        head = f"{clock} {record.levelname:<7} {record.name}  {fields.pop('msg')}"
+        for key in ("ts", "level", "logger"):
+            fields.pop(key)
+        extra = " ".join(f"{k}={_kv(v)}" for k, v in fields.items())
+        line = f"{head}  {extra}" if extra else head
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -76,16 +102,26 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Install one structured handler on the root logger; calling again just reconfigures it."""
+def resolve_log_format(fmt: str) -> str:
+    """ "auto" is "text" when stderr is a terminal, "json" otherwise (a file, a collector)."""
+    if fmt != "auto":
+        return fmt
+    isatty = getattr(sys.stderr, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """Install one handler on the root logger; calling again just reconfigures it."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if handler is None:
         handler = _StderrHandler()
         handler.set_name(_HANDLER_NAME)
         handler.addFilter(_RequestIdFilter())
+        handler.addFilter(_DemoteLibraryChatter())
         root.addHandler(handler)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    text = resolve_log_format(fmt) == "text"
+    handler.setFormatter(TerminalFormatter() if text else JsonFormatter())
     root.setLevel(level)
     # Our middleware writes one access line per request with the request id; uvicorn's
     # own access log would repeat it without.

@@ -29,11 +29,20 @@ class Settings(BaseSettings):
         default=None,
         description="JSON file of matching.config.ModelConfig; default settings if unset",
     )
-    log_level: LogLevel = "INFO"
-    log_format: Literal["json", "text"] = Field(
-        default="json", description="json: one JSON object per line; text: key=value for a terminal"
+    log_level: LogLevel = Field(
+        default="INFO", description="least severe log level written (libraries' chatter is DEBUG)"
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="json: one JSON object per line; text: readable lines for a terminal; "
+        "auto: text when stderr is a terminal, json otherwise",
     )
     max_batch: int = Field(default=10_000, ge=1, description="records per ingest request")
+    extra_event_types: list[str] = Field(
+        default_factory=list,
+        description="event types accepted besides those weighted in the model configuration "
+        "(events.weights); any other type is refused with 422, so a typo is never stored",
+    )
     api_key: SecretStr | None = Field(
         default=None,
         description="when set, /v1 requires `Authorization: Bearer <key>` or `X-API-Key: <key>`",

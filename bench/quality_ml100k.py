@@ -34,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import scipy.sparse as sp
 
+from bench.ml100k import ml100k_path
 from matching.als import interaction_matrix
 from matching.base import FactorRecommender, Recommender, TrainingData
 from matching.config import ALSConfig, EventConfig, HybridConfig, TagConfig
 from matching.data import Snapshot
-from matching.datasets import load_movielens_100k, movielens_path
+from matching.datasets import load_movielens_100k
 from matching.evaluate import audience_metrics, cold_item_split, evaluate_model, random_split
 from matching.recommenders import Hybrid, MostPopular, RawALS, RawBPR, TagOnly
 from matching.tagspace import build_tagspace
@@ -164,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--ml100k", type=Path, default=movielens_path())
+    parser.add_argument("--ml100k", type=Path, default=ml100k_path())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tune", action="store_true", help="grid-search on a validation split")
     args = parser.parse_args()

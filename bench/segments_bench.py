@@ -213,11 +213,12 @@ def bench_synthetic(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def bench_ml100k(path: str | None) -> str:
+    from bench.ml100k import ml100k_path
     from matching.config import EventConfig, TagConfig
-    from matching.datasets import load_movielens_100k, movielens_path
+    from matching.datasets import load_movielens_100k
     from matching.tagspace import build_tagspace
 
-    directory = Path(path) if path else movielens_path()
+    directory = Path(path) if path else ml100k_path()
     if directory is None or not (directory / "u.data").is_file():
         raise SystemExit("ml-100k not found: pass --ml100k DIR or set TAGMATCH_ML100K")
     snapshot = load_movielens_100k(directory).to_snapshot()

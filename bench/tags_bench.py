@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from bench.ml100k import ml100k_path
 from matching.config import EventConfig, TagConfig
 from matching.data import Snapshot, UserRecord
-from matching.datasets import load_movielens_100k, movielens_path
+from matching.datasets import load_movielens_100k
 from matching.tagging import NS_AGE, NS_GENDER, attribute_tags
 from matching.tagspace import build_tagspace
 
@@ -131,7 +132,7 @@ def main() -> None:
     config = TagConfig()
     report: dict[str, Any] = {}
 
-    path = args.ml100k or movielens_path()
+    path = args.ml100k or ml100k_path()
     if path is None:
         report["ml100k"] = "skipped: ml-100k not found (pass --ml100k or set TAGMATCH_ML100K)"
     else:

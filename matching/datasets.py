@@ -21,7 +21,7 @@ import numpy as np
 from matching.data import EventLog, ItemRecord, Snapshot, UserRecord
 from matching.vocabulary import Vocabulary
 
-DEFAULT_ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+# Where MovieLens 100K lives is the caller's to say: the package never assumes a location.
 ML100K_ENV = "TAGMATCH_ML100K"
 
 
@@ -234,10 +234,12 @@ def _require_known(rows: np.ndarray, ids: Sequence[str], kind: str) -> np.ndarra
     return rows.astype(np.int32)
 
 
-def movielens_path() -> Path | None:
-    """The ml-100k directory ($TAGMATCH_ML100K or DEFAULT_ML100K), or None when absent."""
-    path = Path(os.environ.get(ML100K_ENV) or DEFAULT_ML100K)
-    return path if (path / "u.data").is_file() else None
+def movielens_path(default: Path | None = None) -> Path | None:
+    """The ml-100k directory named by $TAGMATCH_ML100K, else `default`; None when neither
+    holds u.data. The data set is downloaded separately (docs/operations.md)."""
+    named = os.environ.get(ML100K_ENV)
+    path = Path(named) if named else default
+    return path if path is not None and (path / "u.data").is_file() else None
 
 
 def load_movielens_100k(path: str | Path) -> Catalogue:

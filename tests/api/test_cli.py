@@ -12,7 +12,7 @@ from api.cli import app
 from api.store.db import create_db_engine, make_session_factory, session_scope
 from api.store.events import count_events
 from api.store.users import get_user
-from matching.datasets import movielens_path
+from bench.ml100k import ml100k_path
 
 runner = CliRunner()
 
@@ -51,13 +51,13 @@ def test_openapi_command_prints_sorted_json() -> None:
     )
 
 
-@pytest.mark.skipif(movielens_path() is None, reason="MovieLens 100K not present")
+@pytest.mark.skipif(ml100k_path() is None, reason="MovieLens 100K not present")
 def test_import_movielens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'ml.db'}"
     monkeypatch.setenv("TAGMATCH_DATABASE_URL", url)
     monkeypatch.setenv("TAGMATCH_LOG_LEVEL", "WARNING")
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    result = runner.invoke(app, ["import", "movielens", str(movielens_path())])
+    result = runner.invoke(app, ["import", "movielens", str(ml100k_path())])
     assert result.exit_code == 0, result.output
     assert "users: 943" in result.output and "events: 100000 new" in result.output
     engine = create_db_engine(url)

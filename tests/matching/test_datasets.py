@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.ml100k import ml100k_path
 from matching.data import ItemRecord, UserRecord
 from matching.datasets import (
     Catalogue,
@@ -67,9 +68,9 @@ def test_movielens_parser_on_a_tiny_fixture(tmp_path: Path) -> None:
     assert snapshot.events.value.tolist() == [5.0, 3.0, 1.0]
 
 
-@pytest.mark.skipif(movielens_path() is None, reason="MovieLens 100K not available")
+@pytest.mark.skipif(ml100k_path() is None, reason="MovieLens 100K not available")
 def test_movielens_100k_full() -> None:
-    path = movielens_path()
+    path = ml100k_path()
     assert path is not None
     catalogue = load_movielens_100k(path)
     assert len(catalogue.users) == 943
@@ -93,6 +94,16 @@ def test_movielens_path_follows_the_environment(
     root = _write_ml100k(tmp_path / "ml")
     monkeypatch.setenv("TAGMATCH_ML100K", str(root))
     assert movielens_path() == root
+
+
+def test_movielens_path_assumes_no_location(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed, the package looks nowhere by itself: only the setting or a caller's default."""
+    monkeypatch.delenv("TAGMATCH_ML100K", raising=False)
+    assert movielens_path() is None
+    root = _write_ml100k(tmp_path / "ml")
+    assert movielens_path(default=root) == root
 
 
 def _small_catalogue() -> Catalogue:
