@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
+from api.jobs.train import load_model_config
 from api.live import LiveState, WriteCounter
 from api.live.state import SessionOpener
 from api.logs import configure_logging
@@ -43,6 +44,7 @@ from api.store.db import SessionFactory, create_db_engine, make_session_factory,
 from api.store.migrate import require_head
 from api.store.models import active_model_version
 from matching.model import TrainedModel
+from matching.tagging import load_keyword_extractor
 
 log = logging.getLogger("tagmatch.app")
 
@@ -73,6 +75,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.open_session = open_session = partial(session_scope, factory)
     app.state.writes = WriteCounter()
     margin = timedelta(seconds=settings.live_margin_seconds)
+    # Item writes extract keywords with jieba, whose dictionary takes seconds to load: it is
+    # loaded before the first request, beside the model; /readyz reports it if that failed.
+    keywords_loaded = asyncio.to_thread(_load_keyword_extractor)
     holder = ModelHolder(
         settings.model_dir,
         _active_version_reader(factory),
@@ -80,7 +85,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.model_holder = holder
     app.state.readiness_checks.append(lambda: ("model", holder.current is not None))
-    await asyncio.to_thread(holder.refresh)
+    loaded, _ = await asyncio.gather(keywords_loaded, asyncio.to_thread(holder.refresh))
+    app.state.readiness_checks.insert(1, lambda: ("keywords", loaded))
     pollers = [
         asyncio.create_task(_poll_model(holder, settings.model_poll_seconds)),
         asyncio.create_task(_poll_live(holder, open_session, settings.live_poll_seconds)),
@@ -98,6 +104,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for poller in pollers:
             poller.cancel()
         engine.dispose()
+
+
+def _load_keyword_extractor() -> bool:
+    try:
+        load_keyword_extractor()
+    except Exception:  # /readyz stays 503 naming "keywords"; the log says why
+        log.exception("the keyword extractor (jieba) did not load")
+        return False
+    return True
 
 
 def _active_version_reader(factory: SessionFactory) -> Callable[[], ActiveVersion | None]:
@@ -146,6 +161,12 @@ async def _poll_model(holder: ModelHolder, every: float) -> None:
             log.exception("model poll failed")
 
 
+def accepted_event_types(settings: Settings) -> frozenset[str]:
+    """The event types ingest accepts: weighted in the model configuration, or listed."""
+    weighted = load_model_config(settings).events.weights
+    return frozenset(weighted) | frozenset(settings.extra_event_types)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -156,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.event_types = accepted_event_types(settings)
     app.state.readiness_checks = []
     app.state.metrics_registry = CollectorRegistry()
 

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     extra_event_types: list[str] = Field(
         default_factory=list,
         description="event types accepted besides those weighted in the model configuration "
-        "(events.weights); any other type is refused with 422, so a typo is never stored",
+        "(events.weights; these weigh events.unknown_type_weight); any other type is refused "
+        "with 422, so a typo is never stored",
     )
     api_key: SecretStr | None = Field(
         default=None,

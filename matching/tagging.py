@@ -73,6 +73,13 @@ def _jieba() -> tuple[Callable[[str], list[str]], Mapping[str, float], float]:
     return jieba.lcut, tfidf.idf_freq, tfidf.median_idf
 
 
+def load_keyword_extractor() -> None:
+    """Load jieba's dictionary and IDF table now rather than on the first Chinese title: the
+    API calls it at start-up, so no item write pays the seconds it takes."""
+    _jieba()[0]("加载词典")
+    _stop_words()
+
+
 def _keep(token: str) -> bool:
     return len(token) >= 2 and not token.isdigit() and token not in _stop_words()
 

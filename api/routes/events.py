@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api import ingest
 from api.deps import ApiKeyDep, SessionDep, batch_limit
+from api.errors import ProblemError
 from api.schemas.common import problem_responses
-from api.schemas.events import EventBatch, EventsAccepted
+from api.schemas.events import EventBatch, EventsAccepted, unknown_event_types
 
 router = APIRouter(
     prefix="/v1/events", tags=["events"], dependencies=[ApiKeyDep], responses=problem_responses(401)
@@ -20,8 +21,12 @@ router = APIRouter(
     dependencies=[Depends(batch_limit("events"))],
     responses=problem_responses(413, 422),
 )
-def post_events(batch: EventBatch, session: SessionDep) -> EventsAccepted:
+def post_events(batch: EventBatch, session: SessionDep, request: Request) -> EventsAccepted:
     """All or nothing. A resent event id is counted as a duplicate and not stored again.
-    Users and items not seen before are created on the fly."""
+    Users and items not seen before are created on the fly. An event type that is neither
+    weighted in the model configuration nor in TAGMATCH_EXTRA_EVENT_TYPES is a 422."""
+    errors = unknown_event_types(batch.events, request.app.state.event_types)
+    if errors:
+        raise ProblemError(422, "Invalid request", "unknown event type", errors)
     result = ingest.write_events(session, [event.to_record() for event in batch.events])
     return EventsAccepted(accepted=result.accepted, duplicates=result.duplicates)

@@ -9,6 +9,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
+
 PROBLEM = "application/problem+json"
 
 
@@ -211,3 +214,20 @@ def test_path_ids_are_validated(client: TestClient) -> None:
     response = client.get("/v1/users/" + "x" * 129)
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["path", "user_id"]
+
+
+def test_an_unknown_event_type_is_refused_naming_the_field(client: TestClient) -> None:
+    response = client.post("/v1/events", json={"events": [_event(1), _event(2, type="clik")]})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["body", "events", 1, "type"] and "'clik'" in error["msg"]
+    assert _user_count(client, ["u1", "u2"]) == 0  # nothing of the batch was written
+
+
+def test_a_listed_event_type_is_accepted(settings: Settings) -> None:
+    listed = settings.model_copy(update={"extra_event_types": ["add_to_cart"]})
+    with TestClient(create_app(listed)) as client:
+        response = client.post("/v1/events", json={"events": [_event(1, type="add_to_cart")]})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"accepted": 1, "duplicates": 0}

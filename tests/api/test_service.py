@@ -22,7 +22,8 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")  # no model trained yet: up, store reachable, not ready
     assert ready.status_code == 503
-    assert ready.json()["checks"] == {"store": True, "model": False}
+    # The keyword extractor (jieba) is loaded during start-up, before the first request.
+    assert ready.json()["checks"] == {"store": True, "keywords": True, "model": False}
 
 
 def test_readyz_runs_appended_checks(client: TestClient) -> None:
@@ -30,7 +31,8 @@ def test_readyz_runs_appended_checks(client: TestClient) -> None:
     checks.append(lambda: ("index", False))
     response = client.get("/readyz")
     assert response.status_code == 503 and response.headers["content-type"] == PROBLEM
-    assert response.json()["checks"] == {"store": True, "model": False, "index": False}
+    expected = {"store": True, "keywords": True, "model": False, "index": False}
+    assert response.json()["checks"] == expected
     assert "index" in response.json()["detail"]
 
 

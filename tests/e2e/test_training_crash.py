@@ -226,7 +226,7 @@ def test_store_outage_writes_are_a_503_and_answers_come_from_memory_marked_stale
         assert "store unreachable" in (holder.last_error or "")
         ready = served.get("/readyz")
         assert ready.status_code == 503 and ready.headers["content-type"] == PROBLEM
-        assert ready.json()["checks"] == {"store": False, "model": True}
+        assert ready.json()["checks"] == {"store": False, "keywords": True, "model": True}
     finally:
         event.remove(engine, "do_connect", listener)
         engine.dispose()
