@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup run test lint bench bench-tools openapi docs clean
+.PHONY: setup run test lint bench bench-tools openapi client docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test: lint
 
 openapi: setup
 	$(BIN)/tagmatch openapi > openapi/openapi.json
+
+# The typed Python client in clients/python, generated from openapi/openapi.json (a test
+# fails when it is stale). Its formatter hook runs the venv's ruff, hence the PATH.
+client: openapi
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --meta pdm --overwrite \
+	  --path openapi/openapi.json --config clients/openapi-python-client.yaml --output-path clients/python
 
 # docs/configuration.md is generated from api/settings.py and matching/config.py.
 docs: setup

@@ -27,6 +27,7 @@ from api.live.state import SessionOpener
 from api.logs import configure_logging
 from api.middleware import HttpMetrics, RequestContextMiddleware
 from api.model_holder import ActiveVersion, ModelHolder
+from api.openapi import install_openapi, operation_id
 from api.routes import (
     audiences,
     events,
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=_lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.event_types = accepted_event_types(settings)
@@ -192,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so it is the outermost user middleware: it sees every response, CORS included.
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
 
+    install_openapi(app)
     app.include_router(health.router)
     for module in (
         users,

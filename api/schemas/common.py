@@ -95,6 +95,7 @@ class Upserted(BaseModel):
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries documenting problem+json answers for the given statuses."""
+    # "model" registers the Problem schema; api.openapi files it under problem+json only.
     return {
         status: {
             "model": Problem,
@@ -107,7 +108,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 _DESCRIPTIONS = {
     401: "missing or wrong API key",
+    403: "the key lacks the scope this needs",
     404: "no such resource",
+    409: "conflicts with the stored state; detail says how",
     413: "batch larger than the configured maximum",
     422: "invalid field; errors[].loc names it",
+    429: "too many requests; retry after the Retry-After header",
+    503: "a dependency (store, model) is unavailable; retry later",
 }

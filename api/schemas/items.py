@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import ExternalId, StrictModel, TagWeights
 from api.store.tables import Item
@@ -29,6 +29,26 @@ class ItemIn(StrictModel):
 
 
 class ItemBatch(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "item-000001",
+                            "title": "晨间瑜伽 20 分钟",
+                            "text": "适合初学者的晨间瑜伽练习，舒展全身。",
+                            "tags": {"cat:sports": 1.0, "kw:瑜伽": 0.9},
+                            "category": "sports",
+                            "published_at": "2026-11-01T00:00:00Z",
+                            "expires_at": "2027-01-01T00:00:00Z",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[ItemIn]
 
 

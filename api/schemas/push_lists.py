@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.schemas.common import ExternalId, StrictModel
 from api.schemas.serving import ScoredUser
@@ -19,6 +19,20 @@ class FrequencyCap(StrictModel):
 
 
 class PushListRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "item-000001",
+                    "size": 1000,
+                    "segment": "life-silent",
+                    "exclude_seen": True,
+                    "frequency_cap": {"max": 1, "hours": 24},
+                }
+            ]
+        }
+    )
+
     item_id: ExternalId
     size: Annotated[int, Field(ge=1, le=MAX_SIZE)] = 1000
     segment: Annotated[str | None, Field(min_length=1, max_length=128)] = None

@@ -5,13 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import StrictModel
 from api.store.tables import Segment
 
 
 class SegmentIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rule": "age_band in ['25-34','35-44'] and tag('kw:瑜伽') >= 0.2 "
+                    "and life = 'silent'",
+                    "description": "lapsed yoga fans aged 25-44",
+                }
+            ]
+        }
+    )
+
     rule: Annotated[
         str,
         Field(

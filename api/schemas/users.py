@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Attributes, ExternalId, StrictModel, TagWeights
 from api.store.tables import User
@@ -36,6 +36,24 @@ class UserIn(StrictModel):
 
 
 class UserBatch(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "users": [
+                        {
+                            "id": "user-000001",
+                            "attributes": {"age": 29, "gender": "f", "region": "上海"},
+                            "tags": ["kw:瑜伽", "cat:sports"],
+                            "consent": {"push": True},
+                        },
+                        {"id": "user-000002", "tags": {"genre:Comedy": 0.8}},
+                    ]
+                }
+            ]
+        }
+    )
+
     users: list[UserIn]
 
 
