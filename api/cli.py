@@ -164,8 +164,13 @@ def train(
     """Retrain: snapshot the store, build tag space + ALS + indexes, evaluate on a time
     holdout, save atomically, activate if not worse than the active model (or --force)."""
     from api.jobs.runner import train_command
+    from api.progress import show_progress
 
-    code = train_command(_settings(), force=force, if_no_model=if_no_model, job_id=job_id)
+    settings = _settings()
+    with show_progress("training") as display:
+        code = train_command(
+            settings, force=force, if_no_model=if_no_model, job_id=job_id, display=display
+        )
     if code:
         raise typer.Exit(code)
 

@@ -24,6 +24,7 @@ from matching.data import Snapshot
 from matching.evaluate import audience_metrics, cold_item_split, evaluate_model, time_holdout
 from matching.index import VectorIndex
 from matching.model import TrainedModel
+from matching.progress import Progress, ignore_progress
 from matching.recommenders import Hybrid
 from matching.tagspace import TagSpace, build_tagspace
 from matching.vocabulary import Vocabulary
@@ -94,14 +95,20 @@ def train(
     previous: TrainedModel | None = None,
     version: str | None = None,
     evaluate: bool = True,
+    progress: Progress | None = None,
 ) -> TrainedModel:
-    """Evaluate the procedure, then fit it on everything and index the result."""
+    """Evaluate the procedure, then fit it on everything and index the result. `progress`
+    hears each stage as it starts, with the fraction of this call done."""
+    report = progress or ignore_progress
     started = time.time()
     tags = previous.tagspace.tags if previous is not None else None
+    report("evaluate", 0.0)
     metrics: dict[str, Any] = (
         evaluate_snapshot(snapshot, config, tags) if evaluate else {"evaluated": False}
     )
+    report("fit", 0.6 if evaluate else 0.0)
     fitted = fit_snapshot(snapshot, config, tags)
+    report("index", 0.9)
     hybrid = fitted.model
     categories = Vocabulary(sorted({i.category for i in snapshot.items if i.category}))
     item_category = np.array(

@@ -13,7 +13,9 @@ from sqlalchemy.engine import Engine
 from api.jobs import segments as segment_jobs
 from api.jobs.launcher import PROCESS_GONE, TRAIN_JOB
 from api.jobs.lock import TrainingLock, TrainingLocked
+from api.jobs.stages import StageRecorder
 from api.jobs.train import NothingToTrain, load_model_config, run_training
+from api.progress import ProgressCallback, metrics_table, print_table
 from api.settings import Settings
 from api.store import jobs
 from api.store import models as model_store
@@ -41,7 +43,17 @@ def _active_model(settings: Settings, session: Any) -> TrainedModel | None:
 LOCKED_EXIT = 75
 
 
-def train_command(settings: Settings, *, force: bool, if_no_model: bool, job_id: str | None) -> int:
+def train_command(
+    settings: Settings,
+    *,
+    force: bool,
+    if_no_model: bool,
+    job_id: str | None,
+    display: ProgressCallback | None = None,
+) -> int:
+    """`tagmatch train`: 0 when a run finished (activated or not), 3 with nothing to train,
+    75 when another run holds the lock, 1 on failure. `display` sees the stages as they go
+    (a progress bar); the metrics end up in a table beside the active model's."""
     engine = create_db_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
@@ -61,7 +73,9 @@ def train_command(settings: Settings, *, force: bool, if_no_model: bool, job_id:
             print(f"error: {exc}", file=sys.stderr)
             return LOCKED_EXIT
         with lock:
-            return _train_locked(settings, engine, factory, force=force, job_id=job_id)
+            return _train_locked(
+                settings, engine, factory, force=force, job_id=job_id, display=display
+            )
     finally:
         engine.dispose()
 
@@ -73,34 +87,55 @@ def _train_locked(
     *,
     force: bool,
     job_id: str | None,
+    display: ProgressCallback | None,
 ) -> int:
     with session_scope(factory) as session:
         # Their processes held this lock until they finished: whatever is still running died.
         for gone in jobs.fail_running_jobs(session, TRAIN_JOB, PROCESS_GONE):
             log.warning("training job %s had died; marked failed", gone)
+        serving = model_store.active_model_version(session)
+        before = None if serving is None else (serving.version, dict(serving.metrics or {}))
     if job_id is not None:
         with session_scope(factory) as session:
             if not jobs.claim_job(session, job_id):
                 print(f"job {job_id} is not queued; nothing to do")
                 return 1
+    stages = StageRecorder(factory, job_id, display)
     try:
-        outcome = run_training(settings, force=force, engine=engine, lock_held=True)
+        outcome = run_training(
+            settings, force=force, engine=engine, lock_held=True, progress=stages
+        )
         result = outcome.as_dict()
         if outcome.activated:
+            stages("segments", 0.97)
             model = TrainedModel.load(settings.model_dir / outcome.version)
             with session_scope(factory) as session:
                 result["segments"] = segment_jobs.refresh_all(session, model)
+        # A list, not an object: PostgreSQL's JSONB does not keep an object's key order.
+        result["stages"] = [{"stage": k, "seconds": v} for k, v in stages.finish().items()]
     except NothingToTrain as exc:
+        stages.finish()
         _finish(factory, job_id, error=str(exc))
         print(f"nothing to train: {exc}")
         return 3
     except Exception as exc:
+        stages.finish()
         _finish(factory, job_id, error=f"{exc.__class__.__name__}: {exc}")
         log.error("training failed\n%s", traceback.format_exc())
         return 1
     _finish(factory, job_id, result=result)
     verdict = "activated" if outcome.activated else "kept the active model"
     print(f"model {outcome.version}: {verdict} ({outcome.reason})")
+    if before is not None:
+        print(f"active before: {before[0]}")
+    print_table(
+        metrics_table(
+            {**outcome.metrics, "seconds": round(outcome.seconds, 1)},
+            before[1] if before else None,
+            candidate_label="new",
+            active_label="active before",
+        )
+    )
     return 0
 
 

@@ -31,6 +31,7 @@ from matching.artifact import remove_stale_temp_dirs
 from matching.config import ModelConfig
 from matching.model import TrainedModel
 from matching.pipeline import gate, train
+from matching.progress import Progress, ignore_progress, within
 
 log = logging.getLogger("tagmatch.train")
 
@@ -90,9 +91,11 @@ def run_training(
     engine: Engine | None = None,
     evaluate: bool = True,
     lock_held: bool = False,
+    progress: Progress | None = None,
 ) -> TrainOutcome:
     """One run under the training lock: TrainingLocked when another run holds it.
-    `lock_held`: the caller already holds it (and keeps it around more than this run)."""
+    `lock_held`: the caller already holds it (and keeps it around more than this run).
+    `progress` hears every stage as it starts, with the fraction of the run done."""
     started = time.monotonic()
     lock: AbstractContextManager[object] = (
         nullcontext() if lock_held else TrainingLock.acquire(settings.model_dir)
@@ -101,14 +104,27 @@ def run_training(
         own_engine = engine is None
         engine = engine or create_db_engine(settings.database_url)
         try:
-            return _run(settings, engine, force=force, evaluate=evaluate, started=started)
+            return _run(
+                settings,
+                engine,
+                force=force,
+                evaluate=evaluate,
+                started=started,
+                progress=progress or ignore_progress,
+            )
         finally:
             if own_engine:
                 engine.dispose()
 
 
 def _run(
-    settings: Settings, engine: Engine, *, force: bool, evaluate: bool, started: float
+    settings: Settings,
+    engine: Engine,
+    *,
+    force: bool,
+    evaluate: bool,
+    started: float,
+    progress: Progress,
 ) -> TrainOutcome:
     config = load_model_config(settings)
     model_dir = settings.model_dir
@@ -118,6 +134,7 @@ def _run(
         log.info("removed %s left by an interrupted run", stale)
 
     now = datetime.now(UTC)
+    progress("snapshot", 0.0)
     with snapshot_session(engine) as session:
         snapshot = read_snapshot(session, now)
         active = model_store.active_model_version(session)
@@ -135,8 +152,11 @@ def _run(
     )
 
     version = _new_version(now, config.digest(), model_dir)
-    model = train(snapshot, config, _previous_model(settings, active_path), version, evaluate)
+    previous = _previous_model(settings, active_path)
+    model = train(snapshot, config, previous, version, evaluate, within(progress, 0.05, 0.9))
+    progress("save", 0.9)
     model.save(model_dir / version)
+    progress("gate", 0.95)
 
     accepted, reason = gate(model.metrics, active_metrics, config.eval.tolerance, config.eval.k)
     activate = accepted or force

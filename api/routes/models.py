@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from api.deps import ApiKeyDep, HolderDep, SessionDep, SettingsDep
@@ -17,7 +17,7 @@ from api.jobs import segments as segment_jobs
 from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
 from api.jobs.lock import lock_path, training_lock_holder
 from api.schemas.common import problem_responses
-from api.schemas.models import JobAccepted, JobOut, ModelList, ModelVersionOut
+from api.schemas.models import JobAccepted, JobList, JobOut, ModelList, ModelVersionOut
 from api.store import jobs
 from api.store import models as model_store
 from api.store.db import SessionFactory, session_scope
@@ -86,6 +86,26 @@ def _fail_if_unfinished(factory: SessionFactory, job_id: str, error: str) -> Non
             jobs.fail_unfinished_job(session, job_id, error)
     except Exception:  # the store is down: nothing more can be recorded
         log.exception("could not record the end of training job %s", job_id)
+
+
+@router.get("/jobs", responses=problem_responses(422))
+def list_jobs(
+    session: SessionDep,
+    settings: SettingsDep,
+    kind: Annotated[str | None, Query(max_length=64, description="e.g. train")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobList:
+    """Jobs, newest first, with their stage and progress. A training job whose process is
+    gone reads as failed."""
+    found = jobs.list_jobs(session, kind=kind, limit=limit)
+    dead = [
+        j for j in found if j.kind == TRAIN_JOB and fail_if_dead(session, settings.model_dir, j)
+    ]
+    if dead:
+        session.commit()
+        for job in dead:
+            session.refresh(job)
+    return JobList(jobs=[JobOut.from_row(job) for job in found])
 
 
 @router.get("/jobs/{job_id}", responses=problem_responses(404))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.store.tables import Job, ModelVersion
 
@@ -41,6 +41,10 @@ class ModelList(BaseModel):
     models: list[ModelVersionOut]
 
 
+class JobList(BaseModel):
+    jobs: list[JobOut] = Field(description="newest first")
+
+
 class JobAccepted(BaseModel):
     job_id: str
 
@@ -48,11 +52,18 @@ class JobAccepted(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: str
+    status: str = Field(description="queued, running, succeeded or failed")
+    stage: str | None = Field(
+        description="what a running job is doing (training: snapshot, evaluate, fit, index, "
+        "save, gate, segments); done when it succeeded; where it was when it failed"
+    )
+    progress: float | None = Field(description="fraction of the job done, 0 to 1")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    result: dict[str, Any] | None
+    result: dict[str, Any] | None = Field(
+        description="training: version, activated, reason, metrics, seconds per stage"
+    )
     error: str | None
 
     @classmethod
@@ -61,6 +72,8 @@ class JobOut(BaseModel):
             id=row.id,
             kind=row.kind,
             status=row.status,
+            stage=row.stage,
+            progress=row.progress,
             created_at=row.created_at,
             started_at=row.started_at,
             finished_at=row.finished_at,

@@ -61,9 +61,19 @@ def claim_job(session: Session, job_id: str) -> bool:
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "queued")
-        .values(status="running", started_at=utcnow())
+        .values(status="running", started_at=utcnow(), stage="starting", progress=0.0)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_job_progress(session: Session, job_id: str, stage: str, progress: float) -> None:
+    """Record what a running job is doing and how far it is (0..1); a finished job is left
+    as it ended."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(stage=stage, progress=min(max(progress, 0.0), 1.0))
+    )
 
 
 def finish_job(
@@ -73,11 +83,14 @@ def finish_job(
     result: Mapping[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    """running -> succeeded (with result) or failed (with error)."""
+    """running -> succeeded (with result, progress 1) or failed (with error; the stage it
+    failed in stays)."""
+    succeeded = error is None
     session.execute(
         update(Job)
         .where(Job.id == job_id)
         .values(
+            **({"stage": "done", "progress": 1.0} if succeeded else {}),
             status="failed" if error is not None else "succeeded",
             finished_at=utcnow(),
             result=None if result is None else dict(result),

@@ -221,6 +221,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
+    stage: Mapped[str | None] = mapped_column(String(64))  # what a running job is doing
+    progress: Mapped[float | None] = mapped_column(Float)  # fraction of the job done, 0..1
 
 
 class Segment(Timestamped, Base):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from trained_world import World
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -65,3 +67,24 @@ def test_import_movielens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         user = get_user(session, "1")
         assert user is not None and user.attributes.get("occupation") == "technician"
     engine.dispose()
+
+
+def test_train_shows_stages_and_a_table_beside_the_active_model(
+    fresh_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = fresh_world.settings
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TAGMATCH_MODEL_DIR", str(settings.model_dir))
+    monkeypatch.setenv("TAGMATCH_MODEL_CONFIG_FILE", str(settings.model_config_file))
+    monkeypatch.setenv("TAGMATCH_LOG_LEVEL", "WARNING")
+    result = runner.invoke(app, ["train", "--force"])
+    assert result.exit_code == 0, result.output
+    # Not a terminal: plain progress lines, one a stage, then the verdict and the table.
+    stages = [
+        line.split()[1] for line in result.output.splitlines() if line.startswith("training:")
+    ]
+    assert stages == ["snapshot", "evaluate", "fit", "index", "save", "gate", "segments", "done"]
+    header = next(line for line in result.output.splitlines() if "metric " in line)
+    assert "new" in header and "active before" in header
+    ndcg = next(line for line in result.output.splitlines() if "│ ndcg@10" in line)
+    assert len(re.findall(r"\d\.\d{4}", ndcg)) == 2  # the new run's and the active model's

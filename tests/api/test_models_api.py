@@ -70,9 +70,25 @@ def test_train_job_runs_in_its_own_process_and_is_picked_up(
     job_id = accepted.json()["job_id"]
     assert "is " in assert_problem(client.post("/v1/models/train"), 409)["detail"]
 
-    job = wait_for(lambda: finished_job(client, job_id), "the training job")
+    seen: list[tuple[str, float]] = []  # (stage, progress) as polled while it ran
+
+    def finished_noting_progress() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] == "running" and job["stage"] is not None:
+            seen.append((job["stage"], job["progress"]))
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    job = wait_for(finished_noting_progress, "the training job")
     assert job["status"] == "succeeded", job["error"]
+    assert (job["stage"], job["progress"]) == ("done", 1.0)
+    assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress only grows
     result = job["result"]
+    assert [s["stage"] for s in result["stages"]] == [
+        "snapshot", "evaluate", "fit", "index", "save", "gate", "segments",
+    ]  # fmt: skip
+    assert all(s["seconds"] >= 0 for s in result["stages"])
+    listed = client.get("/v1/jobs", params={"kind": "train"}).json()["jobs"]
+    assert listed[0]["id"] == job_id and listed[0]["stage"] == "done"
     assert result["activated"] is True, result["reason"]
     assert "ndcg@10" in result["metrics"] and "life-silent" in result["segments"]
     new = result["version"]

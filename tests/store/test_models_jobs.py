@@ -144,3 +144,29 @@ def test_the_store_allows_one_unfinished_job_per_kind(session_factory: SessionFa
         second = jobs.create_job(s, "train").id
     with session_scope(session_factory) as s:
         assert {j.id for j in jobs.list_jobs(s)} == {first, second, other}
+
+
+def test_a_running_job_records_its_stage_and_progress(session_factory: SessionFactory) -> None:
+    with session_scope(session_factory) as s:
+        job_id = jobs.create_job(s, "train").id
+        jobs.set_job_progress(s, job_id, "fit", 0.5)  # queued: not running yet, nothing moves
+    with session_scope(session_factory) as s:
+        job = jobs.get_job(s, job_id)
+        assert job is not None and (job.stage, job.progress) == (None, None)
+        jobs.claim_job(s, job_id)
+    with session_scope(session_factory) as s:
+        job = jobs.get_job(s, job_id)
+        assert job is not None and (job.stage, job.progress) == ("starting", 0.0)
+        jobs.set_job_progress(s, job_id, "evaluate", 0.3)
+    with session_scope(session_factory) as s:
+        job = jobs.get_job(s, job_id)
+        assert job is not None and (job.stage, job.progress) == ("evaluate", 0.3)
+        jobs.finish_job(s, job_id, error="boom")
+        jobs.set_job_progress(s, job_id, "fit", 0.9)  # finished: its end stays as it was
+    with session_scope(session_factory) as s:
+        job = jobs.get_job(s, job_id)
+        assert job is not None and (job.status, job.stage, job.progress) == (
+            "failed",
+            "evaluate",
+            0.3,
+        )

@@ -13,6 +13,7 @@ from .item_in_tags_type_1 import ItemInTagsType1
 from .item_out import ItemOut
 from .item_out_tags import ItemOutTags
 from .job_accepted import JobAccepted
+from .job_list import JobList
 from .job_out import JobOut
 from .job_out_result_type_0 import JobOutResultType0
 from .keyword import Keyword
@@ -64,6 +65,7 @@ __all__ = (
     "ItemOut",
     "ItemOutTags",
     "JobAccepted",
+    "JobList",
     "JobOut",
     "JobOutResultType0",
     "Keyword",

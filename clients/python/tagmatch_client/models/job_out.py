@@ -23,9 +23,12 @@ class JobOut:
         finished_at (datetime.datetime | None):
         id (str):
         kind (str):
-        result (JobOutResultType0 | None):
+        progress (float | None): fraction of the job done, 0 to 1
+        result (JobOutResultType0 | None): training: version, activated, reason, metrics, seconds per stage
+        stage (None | str): what a running job is doing (training: snapshot, evaluate, fit, index, save, gate,
+            segments); done when it succeeded; where it was when it failed
         started_at (datetime.datetime | None):
-        status (str):
+        status (str): queued, running, succeeded or failed
     """
 
     created_at: datetime.datetime
@@ -33,7 +36,9 @@ class JobOut:
     finished_at: datetime.datetime | None
     id: str
     kind: str
+    progress: float | None
     result: JobOutResultType0 | None
+    stage: None | str
     started_at: datetime.datetime | None
     status: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -56,11 +61,17 @@ class JobOut:
 
         kind = self.kind
 
+        progress: float | None
+        progress = self.progress
+
         result: dict[str, Any] | None
         if isinstance(self.result, JobOutResultType0):
             result = self.result.to_dict()
         else:
             result = self.result
+
+        stage: None | str
+        stage = self.stage
 
         started_at: None | str
         if isinstance(self.started_at, datetime.datetime):
@@ -79,7 +90,9 @@ class JobOut:
                 "finished_at": finished_at,
                 "id": id,
                 "kind": kind,
+                "progress": progress,
                 "result": result,
+                "stage": stage,
                 "started_at": started_at,
                 "status": status,
             }
@@ -120,6 +133,13 @@ class JobOut:
 
         kind = d.pop("kind")
 
+        def _parse_progress(data: object) -> float | None:
+            if data is None:
+                return data
+            return cast(float | None, data)
+
+        progress = _parse_progress(d.pop("progress"))
+
         def _parse_result(data: object) -> JobOutResultType0 | None:
             if data is None:
                 return data
@@ -134,6 +154,13 @@ class JobOut:
             return cast(JobOutResultType0 | None, data)
 
         result = _parse_result(d.pop("result"))
+
+        def _parse_stage(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        stage = _parse_stage(d.pop("stage"))
 
         def _parse_started_at(data: object) -> datetime.datetime | None:
             if data is None:
@@ -158,7 +185,9 @@ class JobOut:
             finished_at=finished_at,
             id=id,
             kind=kind,
+            progress=progress,
             result=result,
+            stage=stage,
             started_at=started_at,
             status=status,
         )
