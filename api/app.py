@@ -25,6 +25,7 @@ from api.jobs.train import load_model_config
 from api.live import LiveState, WriteCounter
 from api.live.state import SessionOpener
 from api.logs import configure_logging
+from api.metrics import ServiceMetrics, process_exiting
 from api.middleware import HttpMetrics, RequestContextMiddleware
 from api.model_holder import ActiveVersion, ModelHolder
 from api.openapi import install_openapi, operation_id
@@ -70,6 +71,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception:
         engine.dispose()
         raise
+    metrics: ServiceMetrics = app.state.metrics
+    metrics.time_store(engine)
     app.state.engine = engine
     app.state.session_factory = factory = make_session_factory(engine)
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
@@ -88,8 +91,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.readiness_checks.append(lambda: ("model", holder.current is not None))
     loaded, _ = await asyncio.gather(keywords_loaded, asyncio.to_thread(holder.refresh))
     app.state.readiness_checks.insert(1, lambda: ("keywords", loaded))
+    _report_model(metrics, holder)
     pollers = [
-        asyncio.create_task(_poll_model(holder, settings.model_poll_seconds)),
+        asyncio.create_task(_poll_model(holder, settings.model_poll_seconds, metrics)),
         asyncio.create_task(_poll_live(holder, open_session, settings.live_poll_seconds)),
     ]
     log.info(
@@ -105,6 +109,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for poller in pollers:
             poller.cancel()
         engine.dispose()
+        process_exiting()
 
 
 def _load_keyword_extractor() -> bool:
@@ -152,12 +157,19 @@ async def _poll_live(holder: ModelHolder, open_session: SessionOpener, every: fl
             serving.live.last_error = f"{exc.__class__.__name__}: {exc}"
 
 
-async def _poll_model(holder: ModelHolder, every: float) -> None:
-    """Every replica follows the store's active version; loading happens off the event loop."""
+def _report_model(metrics: ServiceMetrics, holder: ModelHolder) -> None:
+    model = holder.current
+    metrics.model_served(holder.version, None if model is None else model.created_at)
+
+
+async def _poll_model(holder: ModelHolder, every: float, metrics: ServiceMetrics) -> None:
+    """Every replica follows the store's active version; loading happens off the event loop.
+    (An activation through this process swaps at once; the metrics follow at the next tick.)"""
     while True:
         await asyncio.sleep(every)
         try:
             await asyncio.to_thread(holder.refresh)
+            _report_model(metrics, holder)
         except Exception:  # never let the poller die: the next tick tries again
             log.exception("model poll failed")
 
@@ -182,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.event_types = accepted_event_types(settings)
     app.state.readiness_checks = []
     app.state.metrics_registry = CollectorRegistry()
+    app.state.metrics = ServiceMetrics(app.state.metrics_registry)
 
     install_error_handlers(app)
     if settings.cors_origins:

@@ -5,8 +5,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,19 +45,45 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
-    """Serve the HTTP API (settings from TAGMATCH_* environment variables)."""
-    import uvicorn
+    """Serve the HTTP API (settings from TAGMATCH_* environment variables). With several
+    workers, their Prometheus metrics are merged through PROMETHEUS_MULTIPROC_DIR (a fresh
+    temporary directory unless set; a set one is emptied first, as prometheus_client asks)."""
+    with _metrics_directory(workers):
+        import uvicorn
 
-    settings = _settings()
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,  # our structured logging, configured by create_app
-        log_level=settings.log_level.lower(),
-    )
+        settings = _settings()
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,  # our structured logging, configured by create_app
+            log_level=settings.log_level.lower(),
+        )
+
+
+# prometheus_client's own variable. It is read when prometheus_client is first imported, so
+# it is set here, before anything imports api.metrics (or prometheus_client).
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    given = os.environ.get(PROMETHEUS_MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):  # samples of an earlier run's processes
+            stale.unlink()
+        yield
+    elif workers == 1:
+        yield
+    else:
+        with tempfile.TemporaryDirectory(prefix="tagmatch-metrics-") as directory:
+            os.environ[PROMETHEUS_MULTIPROC_ENV] = directory
+            try:
+                yield
+            finally:
+                os.environ.pop(PROMETHEUS_MULTIPROC_ENV, None)
 
 
 @db_app.command("upgrade")

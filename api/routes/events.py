@@ -25,8 +25,11 @@ def post_events(batch: EventBatch, session: SessionDep, request: Request) -> Eve
     """All or nothing. A resent event id is counted as a duplicate and not stored again.
     Users and items not seen before are created on the fly. An event type that is neither
     weighted in the model configuration nor in TAGMATCH_EXTRA_EVENT_TYPES is a 422."""
+    metrics = request.app.state.metrics
     errors = unknown_event_types(batch.events, request.app.state.event_types)
     if errors:
+        metrics.events_received(0, 0, rejected=len(batch.events))
         raise ProblemError(422, "Invalid request", "unknown event type", errors)
     result = ingest.write_events(session, [event.to_record() for event in batch.events])
+    metrics.events_received(result.accepted, result.duplicates)
     return EventsAccepted(accepted=result.accepted, duplicates=result.duplicates)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.errors import problem_response
+from api.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 
@@ -33,5 +34,8 @@ def readyz(request: Request) -> Response | dict[str, object]:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics_registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    """Every worker's samples in multiprocess mode (PROMETHEUS_MULTIPROC_DIR), plus the
+    newest training job's outcome and stage times from the store."""
+    state = request.app.state
+    text = exposition(state.metrics_registry, getattr(state, "session_factory", None))
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
