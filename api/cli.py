@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from api.settings import Settings
 
 if TYPE_CHECKING:
+    from api.importing import Kind
     from matching.datasets import Catalogue
 
 app = typer.Typer(
@@ -124,7 +125,75 @@ def import_movielens(
         raise typer.BadParameter(
             f"{path} has no u.data: not an ml-100k directory", param_hint="PATH"
         )
-    _write(load_movielens_100k(path))
+    _write(load_movielens_100k(path), "import movielens")
+
+
+FileArgument = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, help="a .csv or .jsonl file")
+]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="csv or jsonl (default: from the file name)")
+]
+BatchOption = Annotated[int, typer.Option(min=1, max=100_000, help="rows a transaction")]
+
+
+@import_app.command("users")
+def import_users(file: FileArgument, fmt: FormatOption = None, batch: BatchOption = 5_000) -> None:
+    """Upsert users from CSV or JSON Lines (fields as in PUT /v1/users)."""
+    _import("users", file, fmt, batch)
+
+
+@import_app.command("items")
+def import_items(file: FileArgument, fmt: FormatOption = None, batch: BatchOption = 5_000) -> None:
+    """Upsert items from CSV or JSON Lines (fields as in PUT /v1/items)."""
+    _import("items", file, fmt, batch)
+
+
+@import_app.command("events")
+def import_events(file: FileArgument, fmt: FormatOption = None, batch: BatchOption = 5_000) -> None:
+    """Record events from CSV or JSON Lines (fields as in POST /v1/events)."""
+    _import("events", file, fmt, batch)
+
+
+def _import(kind: Kind, file: Path, fmt: str | None, batch: int) -> None:
+    """Every row is validated before anything is written; bad rows are listed by line."""
+    from api.app import accepted_event_types
+    from api.importing import UnknownFormat, import_file
+    from api.progress import show_progress
+    from api.store.db import create_db_engine, make_session_factory
+    from api.store.migrate import DatabaseNotMigrated, require_head
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        require_head(engine)
+        with show_progress(f"import {kind}") as progress:
+            result = import_file(
+                make_session_factory(engine),
+                kind,
+                file,
+                event_types=accepted_event_types(settings),
+                fmt=fmt,
+                batch=batch,
+                progress=progress,
+            )
+    except (DatabaseNotMigrated, UnknownFormat) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    if result.errors:
+        for error in result.errors:
+            typer.echo(str(error), err=True)
+        shown = len(result.errors)
+        more = f" (the first {shown} problems shown)" if result.bad_rows > shown else ""
+        typer.echo(
+            f"error: {result.bad_rows} of {result.rows} rows are invalid{more}; nothing written",
+            err=True,
+        )
+        raise typer.Exit(1)
+    duplicates = f", {result.duplicates} already stored" if kind == "events" else ""
+    typer.echo(f"{kind}: {result.rows} rows, {result.written} written{duplicates}")
 
 
 @app.command()
@@ -147,7 +216,8 @@ def demo(
     _write(
         generate_catalogue(
             n_users=users, n_items=items, n_events=events, seed=seed, now=time.time()
-        )
+        ),
+        "demo data",
     )
 
 
@@ -163,15 +233,17 @@ def _user_count() -> int:
         engine.dispose()
 
 
-def _write(catalogue: Catalogue) -> None:
+def _write(catalogue: Catalogue, title: str) -> None:
     from api.ingest import write_catalogue
+    from api.progress import show_progress
     from api.store.db import create_db_engine, make_session_factory
     from api.store.migrate import DatabaseNotMigrated, require_head
 
     engine = create_db_engine(_settings().database_url)
     try:
         require_head(engine)
-        written = write_catalogue(make_session_factory(engine), catalogue)
+        with show_progress(title) as progress:
+            written = write_catalogue(make_session_factory(engine), catalogue, progress=progress)
     except DatabaseNotMigrated as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -236,6 +308,34 @@ def segment_report(
         if as_json
         else format_report_tables(report)
     )
+
+
+@segment_app.command("export")
+def segment_export(
+    name: Annotated[str, typer.Argument(help="segment name, e.g. life-silent")],
+) -> None:
+    """Print a segment's members as CSV (user_id), as evaluated on the serving model."""
+    import csv
+
+    from api.store import segments as segment_store
+    from api.store.db import create_db_engine, make_session_factory, session_scope
+
+    engine = create_db_engine(_settings().database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            if segment_store.get_segment(session, name) is None:
+                typer.echo(f"error: no segment {name!r}", err=True)
+                raise typer.Exit(2)
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["user_id"])
+            cursor: str | None = None
+            while True:
+                page, cursor = segment_store.page_members(session, name, cursor, 10_000)
+                writer.writerows([user_id] for user_id in page)
+                if cursor is None:
+                    break
+    finally:
+        engine.dispose()
 
 
 @app.command()

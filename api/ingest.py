@@ -18,6 +18,7 @@ from api.store.tables import Item
 from matching.config import TagConfig
 from matching.data import ItemRecord, UserRecord
 from matching.datasets import Catalogue, EventRecord
+from matching.progress import Progress, ignore_progress
 from matching.tagging import extract_keywords
 
 
@@ -106,22 +107,34 @@ class CatalogueWritten:
 
 
 def write_catalogue(
-    factory: SessionFactory, catalogue: Catalogue, batch: int = 10_000
+    factory: SessionFactory,
+    catalogue: Catalogue,
+    batch: int = 10_000,
+    progress: Progress | None = None,
 ) -> CatalogueWritten:
     """Store a whole catalogue (an import, the demo data) in transactions of `batch` records,
-    so memory and lock times stay bounded however large it is."""
+    so memory and lock times stay bounded however large it is. `progress` hears the part
+    being written and the fraction of all records written."""
+    report = progress or ignore_progress
+    total = max(len(catalogue.users) + len(catalogue.items) + len(catalogue.events), 1)
     n_users = n_items = accepted = duplicates = 0
     for start in range(0, len(catalogue.users), batch):
+        report("users", start / total)
         with session_scope(factory) as session:
             chunk = catalogue.users[start : start + batch]
             n_users += write_users(session, [user_record(u) for u in chunk])
+    done = len(catalogue.users)
     for start in range(0, len(catalogue.items), batch):
+        report("items", (done + start) / total)
         with session_scope(factory) as session:
             chunk_items = catalogue.items[start : start + batch]
             n_items += write_items(session, [item_record(i) for i in chunk_items])
+    done += len(catalogue.items)
     for start in range(0, len(catalogue.events), batch):
+        report("events", (done + start) / total)
         with session_scope(factory) as session:
             records = [event_record(e) for e in catalogue.events[start : start + batch]]
             result = write_events(session, records)
             accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    report("done", 1.0)
     return CatalogueWritten(n_users, n_items, accepted, duplicates)
