@@ -1,7 +1,7 @@
 """jobs.stage and jobs.progress: what a running job is doing and how far it is
 
 Revision ID: 0300
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0300"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -43,6 +43,9 @@ def sync_detailed(
 ) -> Response[Any]:
     """Prometheus metrics
 
+     Every worker's samples in multiprocess mode (PROMETHEUS_MULTIPROC_DIR), plus the
+    newest training job's outcome and stage times from the store.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -65,6 +68,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[Any]:
     """Prometheus metrics
+
+     Every worker's samples in multiprocess mode (PROMETHEUS_MULTIPROC_DIR), plus the
+    newest training job's outcome and stage times from the store.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

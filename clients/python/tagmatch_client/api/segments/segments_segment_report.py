@@ -78,7 +78,8 @@ def sync_detailed(
     """Segment Report
 
      Persona: size and share, attribute distributions against all users, top tags by
-    lift, top items, lifecycle mix, and quality figures (overlaps, warnings).
+    lift, top items, lifecycle mix, and quality figures (overlaps, warnings). Evaluated on
+    the serving model in memory; reading a report writes nothing.
 
     Args:
         name (str):
@@ -110,7 +111,8 @@ def sync(
     """Segment Report
 
      Persona: size and share, attribute distributions against all users, top tags by
-    lift, top items, lifecycle mix, and quality figures (overlaps, warnings).
+    lift, top items, lifecycle mix, and quality figures (overlaps, warnings). Evaluated on
+    the serving model in memory; reading a report writes nothing.
 
     Args:
         name (str):
@@ -137,7 +139,8 @@ async def asyncio_detailed(
     """Segment Report
 
      Persona: size and share, attribute distributions against all users, top tags by
-    lift, top items, lifecycle mix, and quality figures (overlaps, warnings).
+    lift, top items, lifecycle mix, and quality figures (overlaps, warnings). Evaluated on
+    the serving model in memory; reading a report writes nothing.
 
     Args:
         name (str):
@@ -167,7 +170,8 @@ async def asyncio(
     """Segment Report
 
      Persona: size and share, attribute distributions against all users, top tags by
-    lift, top items, lifecycle mix, and quality figures (overlaps, warnings).
+    lift, top items, lifecycle mix, and quality figures (overlaps, warnings). Evaluated on
+    the serving model in memory; reading a report writes nothing.
 
     Args:
         name (str):
