@@ -68,7 +68,24 @@ class ServiceMetrics:
             registry=registry,
             buckets=_SECONDS,
         )
+        self.answers = Counter(
+            "tagmatch_answers",
+            "answers served, by endpoint and strategy (personal, cold_start, popular; audience)",
+            ("endpoint", "strategy"),
+            registry=registry,
+        )
+        self.answer_size = Histogram(
+            "tagmatch_answer_size",
+            "users or items in an answer, by endpoint (audience, push_list, recommend)",
+            ("endpoint",),
+            registry=registry,
+            buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000),
+        )
         self._served: str | None = None
+
+    def answered(self, endpoint: str, strategy: str, size: int) -> None:
+        self.answers.labels(endpoint, strategy).inc()
+        self.answer_size.labels(endpoint).observe(size)
 
     def model_served(self, version: str | None, created_at: float | None) -> None:
         """Call after a swap: the info gauge moves from the old version to the new one."""

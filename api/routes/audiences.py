@@ -55,6 +55,7 @@ async def audience(
     if segment is not None:  # the segment's current rule: one row by key
         rule = await asyncio.to_thread(_segment_rule, request, segment)
     found = matching.audience(current, item_id, n, segment=rule, tag=tag, exclude_seen=exclude_seen)
+    request.app.state.metrics.answered("audience", "audience", len(found))
     return AudienceOut(
         item_id=item_id,
         model_version=current.model.version,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import ApiKeyDep, ServingDep, SessionDep, require_serving
 from api.schemas.common import problem_responses
@@ -23,10 +23,12 @@ router = APIRouter(
 
 @router.post("", status_code=201, responses=problem_responses(404, 409, 422, 503))
 def create_push_list(
-    request: PushListRequest, session: SessionDep, serving: ServingDep
+    request: PushListRequest, http: Request, session: SessionDep, serving: ServingDep
 ) -> PushListOut:
     current = require_serving(serving, "a push list")
-    return service.create_push_list(session, current, request, now=datetime.now(UTC))
+    created = service.create_push_list(session, current, request, now=datetime.now(UTC))
+    http.app.state.metrics.answered("push_list", "audience", len(created.users))
+    return created
 
 
 @router.get("/{list_id}", responses=problem_responses(404, 422))

@@ -43,6 +43,7 @@ async def recommend(
     answer = recommend_items(
         serving, user_id, n, now=time.time(), category=category, tag=tag, exclude_seen=exclude_seen
     )
+    request.app.state.metrics.answered("recommend", answer.strategy, len(answer.items))
     return RecommendationsOut(
         user_id=user_id,
         model_version=serving.model.version,

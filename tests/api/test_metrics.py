@@ -130,3 +130,14 @@ def test_the_served_model_and_its_age(served: TestClient, world: World) -> None:
     assert _sample(text, "tagmatch_model_info", version=world.version) == 1
     created = _sample(text, "tagmatch_model_created_timestamp_seconds")
     assert 0 < time.time() - created < 3600  # trained by this module's fixture
+
+
+def test_answers_are_counted_by_strategy_with_their_sizes(served: TestClient, world: World) -> None:
+    user, item = world.warm_users()[0], world.catalogue.items[0].id
+    assert served.get(f"/v1/users/{user}/recommendations?n=4").json()["strategy"] == "personal"
+    assert served.get("/v1/users/nobody-at-all/recommendations").json()["strategy"] == "popular"
+    audience = served.get(f"/v1/items/{item}/audience?n=7").json()["users"]
+    text = served.get("/metrics").text
+    assert _sample(text, "tagmatch_answers_total", endpoint="recommend", strategy="personal") >= 1
+    assert _sample(text, "tagmatch_answers_total", endpoint="recommend", strategy="popular") >= 1
+    assert _sample(text, "tagmatch_answer_size_sum", endpoint="audience") >= len(audience) > 0
