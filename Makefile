@@ -55,7 +55,7 @@ bench-tools:
 
 # Every figure in BENCHMARKS.md, in its order of issues (ml-100k by path: ../shared/data).
 bench: setup bench-tools
-	$(BIN)/python bench/quality_ml100k.py --seed 0
+	$(BIN)/python bench/quality_ml100k.py --seeds 0 1 2 --trials 15
 	$(BIN)/python bench/tags_bench.py
 	$(BIN)/python bench/segments_bench.py --repeats 7 --ml100k
 	$(BIN)/python bench/ingest_bench.py

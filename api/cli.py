@@ -263,8 +263,12 @@ def train(
     ] = False,
     job_id: Annotated[str | None, typer.Option(help="run a queued job (API-started)")] = None,
 ) -> None:
-    """Retrain: snapshot the store, build tag space + ALS + indexes, evaluate on a time
-    holdout, save atomically, activate if not worse than the active model (or --force)."""
+    """Retrain: snapshot the store, search hyperparameters on a validation split of the
+    training part, fit, evaluate on a time holdout through the serving path next to the active
+    model's procedure and most-popular, save atomically, activate if the paired gate accepts
+    (or --force). Prints the chosen settings and every search trial. A model config file
+    (TAGMATCH_MODEL_CONFIG_FILE) with an unknown field or a value out of range exits 78
+    naming the field, before any work."""
     from api.jobs.runner import train_command
     from api.progress import show_progress
 
@@ -279,11 +283,18 @@ def train(
 
 @app.command()
 def evaluate() -> None:
-    """Evaluate the current configuration on the store's data (time holdout) and print the
-    metrics, without saving or activating anything."""
-    from api.jobs.runner import evaluate_command
+    """Evaluate the current configuration (search included) on the store's data (time
+    holdout, through the serving path) and print the metrics, without saving or activating
+    anything."""
+    from api.jobs.runner import BAD_CONFIG_EXIT, evaluate_command
+    from api.jobs.train import BadModelConfig
 
-    typer.echo(json.dumps(evaluate_command(_settings()), indent=2, sort_keys=True))
+    try:
+        metrics = evaluate_command(_settings())
+    except BadModelConfig as exc:
+        typer.echo(f"error: invalid model config: {exc}", err=True)
+        raise typer.Exit(BAD_CONFIG_EXIT) from None
+    typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
 
 
 segment_app = typer.Typer(help="Segments and persona reports.", no_args_is_help=True)

@@ -1,26 +1,31 @@
-"""Recommendation and cold-start quality on MovieLens 100K, tagmatch's hybrid next to baselines.
+"""Recommendation and cold-start quality on MovieLens 100K: tagmatch next to tuned baselines.
 
-Protocol (issue 5, item 6):
-  * Warm: every rating is an implicit positive. A seeded random 80/20 split of all ratings.
-    Every model is fitted on the same binary 80% matrix (tag models also see the tag space
-    built from the 80%: genres, title keywords, user attributes, behavioural genre tags).
-    P@10 / nDCG@10 / recall@10 over users with test ratings, their training items excluded.
-  * Cold items: all ratings of a seeded 10% of rated items are held out; models are fitted on
-    the rest; each held-out item ranks all users by audience score (inner product of the
-    item's vector, from its tags alone, with user vectors); recall@100 and AUC of the users
-    who rated it. AUC here is per item over users (the audience question), averaged.
-  * Tuning (--tune): never on the test split. 20% of the *training* ratings (another seed)
-    become a validation split; a small grid of ALS and hybrid settings is scored by validation
-    nDCG@10 and the ridge penalty by the validation cold-item AUC (10% of the training part's
-    items held out). The winners are the defaults in matching/config.py.
+Protocol (issue 12):
+  * Two splits of the ratings, each with several seeds: a seeded random 80/20 split, and a
+    per-user temporal 80/20 split (each user's newest 20% held out; the split itself has no
+    randomness, the seed moves the search's sampler and the models' initialisation).
+  * tagmatch goes through exactly the function `tagmatch train` runs (matching.pipeline.train)
+    on the training events as the store holds them (type "rating", timestamps): the model
+    search on a validation split carved from the training part (random for the random split,
+    each user's newest events for the temporal one), the fit, the ranking stage. Its test
+    figures come from TrainedModel.recommend, the serving path (FAISS, exclusions, ranking).
+  * Baselines in the same run, on the same training part and the same validation split:
+    most-popular; implicit ALS (binary) searched by optuna with the same number of trials;
+    EASE with lambda chosen on validation; cosine item-kNN with k chosen on validation. Every
+    model is refitted on the whole training part with its chosen settings, then tested.
+  * P@10 / nDCG@10 / recall@10 over users with test ratings, their training items excluded.
+    Mean ± standard deviation over the seeds.
+  * Cold items: all ratings of a seeded 10% of items held out; each ranks all users (the
+    audience call: item vector from its tags alone). tagmatch's pipeline fit with its default
+    settings (a search would have to see the held-out items' ratings in its validation), the
+    tag-only model, ranking users by activity alone, and random.
 
-    .venv/bin/python bench/quality_ml100k.py [--ml100k DIR] [--seed 0] [--tune]
+    .venv/bin/python bench/quality_ml100k.py [--ml100k DIR] [--seeds 0 1 2] [--trials 30]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
 import time
@@ -32,132 +37,170 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+import optuna
 import scipy.sparse as sp
 
 from bench.ml100k import ml100k_path
 from matching.als import interaction_matrix
-from matching.base import FactorRecommender, Recommender, TrainingData
-from matching.config import ALSConfig, EventConfig, HybridConfig, TagConfig
+from matching.base import Recommender, TrainingData
+from matching.config import ALSConfig, EventConfig, ModelConfig, SearchConfig, TagConfig
 from matching.data import Snapshot
 from matching.datasets import load_movielens_100k
-from matching.evaluate import audience_metrics, cold_item_split, evaluate_model, random_split
-from matching.recommenders import Hybrid, MostPopular, RawALS, RawBPR, TagOnly
+from matching.evaluate import (
+    audience_metrics,
+    cold_item_split,
+    evaluate_model,
+    per_user_time_split,
+    random_split,
+)
+from matching.pipeline import fit_snapshot, served_metrics, train
+from matching.recommenders import EASE, ImplicitALS, ItemKNN, MostPopular, TagOnly
+from matching.search import restrict, validation_split
 from matching.tagspace import build_tagspace
 
 K = 10
 AUDIENCE_K = 100
+EASE_LAMBDAS = (10.0, 30.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+KNN_NEIGHBOURS = (10, 20, 50, 100, 200, 400)
+METRICS = (f"precision@{K}", f"ndcg@{K}", f"recall@{K}")
 
 
-def training_data(snapshot: Snapshot, mask: np.ndarray) -> TrainingData:
-    """Binary interactions and the tag space of the events in `mask` only (no leakage)."""
-    events = snapshot.events.subset(mask)
-    part = Snapshot(users=snapshot.users, items=snapshot.items, events=events, now=snapshot.now)
-    binary = interaction_matrix(events, snapshot.n_users, snapshot.n_items)
-    binary.data[:] = 1.0
-    return TrainingData(binary, build_tagspace(part, TagConfig(), EventConfig()))
+def split(snapshot: Snapshot, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if kind == "random":
+        train_mask, test_mask = random_split(len(snapshot.events), 0.2, seed)
+    else:
+        train_mask, test_mask = per_user_time_split(snapshot.events, 0.2)
+    return train_mask, test_mask
 
 
-def held_out(snapshot: Snapshot, mask: np.ndarray) -> sp.csr_matrix:
+def binary(snapshot: Snapshot, mask: np.ndarray) -> sp.csr_matrix:
     matrix = interaction_matrix(snapshot.events.subset(mask), snapshot.n_users, snapshot.n_items)
     matrix.data[:] = 1.0
     return matrix
 
 
-def warm_table(
-    models: dict[str, Recommender], data: TrainingData, test: sp.csr_matrix
-) -> dict[str, dict[str, Any]]:
-    rows = {}
-    for name, model in models.items():
-        started = time.time()
-        model.fit(data)
-        rows[name] = {
-            **evaluate_model(model, data.interactions, test, K),
-            "fit_s": time.time() - started,
-        }
-    return rows
-
-
-def audience_scores(model: FactorRecommender) -> Callable[[np.ndarray], np.ndarray]:
-    """Audience score of items for every user: the same inner product serving uses."""
-    return lambda items: model.item_vectors[items] @ model.user_vectors.T
-
-
-def cold_table(
-    snapshot: Snapshot,
-    fit_mask: np.ndarray,
-    truth_mask: np.ndarray,
-    cold: np.ndarray,
-    models: dict[str, FactorRecommender],
-    seed: int,
-) -> dict[str, dict[str, float]]:
-    """Fit on fit_mask's events; the audience truth of each cold item is in truth_mask."""
-    data = training_data(snapshot, fit_mask)
-    truth = held_out(snapshot, truth_mask).T.tocsr()[cold]
-    rows = {}
-    for name, model in models.items():
-        model.fit(data)
-        rows[name] = audience_metrics(audience_scores(model), cold, truth, AUDIENCE_K)
-    rng = np.random.default_rng(seed)
-    rows["random"] = audience_metrics(
-        lambda items: rng.random((len(items), snapshot.n_users)), cold, truth, AUDIENCE_K
+def search_config(kind: str, seed: int, trials: int) -> ModelConfig:
+    validation = "random" if kind == "random" else "user_time"
+    return ModelConfig(
+        als=ALSConfig(random_state=seed),
+        search=SearchConfig(trials=trials, seconds=0, seed=seed, validation=validation),
     )
+
+
+def run_tagmatch(
+    snapshot: Snapshot, train_mask: np.ndarray, test: sp.csr_matrix, config: ModelConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    started = time.time()
+    model = train(restrict(snapshot, train_mask), config, version="bench", evaluate=False)
+    fit_s = time.time() - started
+    metrics = served_metrics(model, test, K)
+    metrics.pop("most_popular")
+    return {**metrics, "fit_s": fit_s}, model.metrics["search"]
+
+
+def run_baselines(
+    snapshot: Snapshot,
+    train_mask: np.ndarray,
+    test: sp.csr_matrix,
+    config: ModelConfig,
+    seed: int,
+    trials: int,
+) -> dict[str, dict[str, Any]]:
+    """Each baseline's settings chosen on the same validation split tagmatch searched on."""
+    part = restrict(snapshot, train_mask)
+    fit_rows, val_rows = validation_split(part, config)
+    fit_data = TrainingData(binary(part, fit_rows))
+    val = binary(part, val_rows)
+    full = TrainingData(binary(snapshot, train_mask))
+
+    def val_ndcg(model: Recommender) -> float:
+        return evaluate_model(model.fit(fit_data), fit_data.interactions, val, K)[f"ndcg@{K}"]
+
+    def tested(model: Recommender, started: float, chosen: str) -> dict[str, Any]:
+        model.fit(full)
+        metrics = evaluate_model(model, full.interactions, test, K)
+        return {**metrics, "fit_s": time.time() - started, "chosen": chosen}
+
+    rows: dict[str, dict[str, Any]] = {}
+    started = time.time()
+    rows["most popular"] = tested(MostPopular(), started, "-")
+
+    started = time.time()
+
+    def objective(trial: optuna.Trial) -> float:
+        return val_ndcg(ImplicitALS(**als_params(trial), random_state=seed))
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    best = study.best_params
+    rows["implicit ALS, searched"] = tested(
+        ImplicitALS(**best, random_state=seed), started, _describe(best)
+    )
+
+    started = time.time()
+    lam = max(EASE_LAMBDAS, key=lambda value: val_ndcg(EASE(value)))
+    rows["EASE"] = tested(EASE(lam), started, f"lambda={lam:g}")
+
+    started = time.time()
+    neighbours = max(KNN_NEIGHBOURS, key=lambda value: val_ndcg(ItemKNN(value)))
+    rows["item-kNN (cosine)"] = tested(ItemKNN(neighbours), started, f"k={neighbours}")
     return rows
 
 
-def tune(snapshot: Snapshot, train_mask: np.ndarray, seed: int) -> None:
-    """Grid search on a validation split carved from the training ratings."""
-    train_rows = np.flatnonzero(train_mask)
-    inner_train, validation = random_split(len(train_rows), 0.2, seed + 1)
-    fit_mask = np.zeros_like(train_mask)
-    fit_mask[train_rows[inner_train]] = True
-    val_mask = np.zeros_like(train_mask)
-    val_mask[train_rows[validation]] = True
-    data = training_data(snapshot, fit_mask)
-    val = held_out(snapshot, val_mask)
-    results = []
-    grid = itertools.product((16, 32, 64), (0.5, 5.0, 20.0, 50.0), (0.5, 1.0, 5.0), (15,))
-    for factors, reg, alpha, iterations in grid:
-        als = ALSConfig(factors=factors, regularization=reg, alpha=alpha, iterations=iterations)
-        model = Hybrid(als, HybridConfig(tag_share=0.0))
-        ndcg = evaluate_model(model.fit(data), data.interactions, val, K)[f"ndcg@{K}"]
-        results.append((ndcg, als))
-        print(
-            f"als {factors:4d} reg {reg:5.2f} alpha {alpha:5.1f} it {iterations}: "
-            f"val nDCG {ndcg:.4f}"
-        )
-    best_als = max(results, key=lambda r: r[0])[1]
-    print("best ALS:", best_als)
-    hybrid_results = []
-    for share, dim in itertools.product((0.0, 0.1, 0.2, 0.3, 0.5), (16, 32, 64)):
-        config = HybridConfig(tag_share=share, tag_dim=dim)
-        model = Hybrid(best_als, config)
-        ndcg = evaluate_model(model.fit(data), data.interactions, val, K)[f"ndcg@{K}"]
-        hybrid_results.append((ndcg, config))
-        print(f"tag_share {share:.2f} tag_dim {dim}: val nDCG {ndcg:.4f}")
-    best_hybrid = max(hybrid_results, key=lambda r: r[0])[1]
-    print("best hybrid:", best_hybrid)
-    keep, cold = cold_item_split(snapshot.events.subset(train_mask), 0.1, seed + 2)
-    cold_fit = np.zeros_like(train_mask)
-    cold_fit[train_rows[keep]] = True
-    held = np.zeros_like(train_mask)
-    held[train_rows[~keep]] = True
-    for lam in (1.0, 10.0, 100.0, 1000.0):
-        config = best_hybrid.model_copy(update={"ridge_lambda": lam})
-        auc = cold_table(snapshot, cold_fit, held, cold, {"hybrid": Hybrid(best_als, config)}, seed)
-        row = auc["hybrid"]
-        print(
-            f"ridge_lambda {lam:6.1f}: val cold AUC {row['auc']:.4f} "
-            f"recall@{AUDIENCE_K} {row[f'recall@{AUDIENCE_K}']:.4f}"
-        )
+def als_params(trial: optuna.Trial) -> dict[str, Any]:
+    """The ALS part of tagmatch's search space (matching/search.py), for implicit alone."""
+    return {
+        "factors": trial.suggest_int("factors", 16, 192, log=True),
+        "regularization": trial.suggest_float("regularization", 0.01, 300.0, log=True),
+        "alpha": trial.suggest_float("alpha", 0.1, 50.0, log=True),
+        "iterations": trial.suggest_int("iterations", 5, 30),
+    }
 
 
-def markdown(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:
-    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, values in rows.items():
-        cells = [
-            f"{values[c]:.4f}" if isinstance(values[c], float) else str(values[c]) for c in columns
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+def _describe(params: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
+
+
+def cold_table(snapshot: Snapshot, seed: int) -> dict[str, dict[str, float]]:
+    keep, cold = cold_item_split(snapshot.events, 0.1, seed)
+    part = restrict(snapshot, keep)
+    truth = binary(snapshot, ~keep).T.tocsr()[cold]
+    config = ModelConfig(als=ALSConfig(random_state=seed))
+    hybrid = fit_snapshot(part, config).model
+    tags_only = TagOnly().fit(
+        TrainingData(binary(snapshot, keep), build_tagspace(part, TagConfig(), EventConfig()))
+    )
+    activity = np.asarray(binary(snapshot, keep).sum(axis=1), dtype=np.float64).ravel()
+    rng = np.random.default_rng(seed)
+    scorers: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "tagmatch hybrid (pipeline fit)": lambda rows: (
+            hybrid.item_vectors[rows] @ hybrid.user_vectors.T
+        ),
+        "activity (users by training events)": lambda rows: np.broadcast_to(
+            activity, (len(rows), len(activity))
+        ),
+        "tag-only": lambda rows: tags_only.item_vectors[rows] @ tags_only.user_vectors.T,
+        "random": lambda rows: rng.random((len(rows), snapshot.n_users)),
+    }
+    return {name: audience_metrics(f, cold, truth, AUDIENCE_K) for name, f in scorers.items()}
+
+
+def summarise(runs: list[dict[str, dict[str, Any]]], columns: tuple[str, ...]) -> str:
+    names = list(runs[0])
+    lines = [
+        "| model | " + " | ".join(columns) + " | chosen (seed of the first run) |",
+        "|---" * (len(columns) + 2) + "|",
+    ]
+    for name in names:
+        cells = []
+        for column in columns:
+            values = np.array([run[name][column] for run in runs], dtype=np.float64)
+            cells.append(f"{values.mean():.4f} ± {values.std():.4f}")
+        chosen = str(runs[0][name].get("chosen", ""))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {chosen} |")
     return "\n".join(lines)
 
 
@@ -166,46 +209,43 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--ml100k", type=Path, default=ml100k_path())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tune", action="store_true", help="grid-search on a validation split")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=30, help="search trials, every model")
+    parser.add_argument("--splits", nargs="+", default=["random", "temporal"])
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-start table")
     args = parser.parse_args()
     if args.ml100k is None or not (args.ml100k / "u.data").is_file():
         sys.exit("ml-100k not found: pass --ml100k DIR or set TAGMATCH_ML100K")
     snapshot = load_movielens_100k(args.ml100k).to_snapshot()
-    train_mask, test_mask = random_split(len(snapshot.events), 0.2, args.seed)
-    if args.tune:
-        tune(snapshot, train_mask, args.seed)
-        return
     started = time.time()
-    data = training_data(snapshot, train_mask)
-    models: dict[str, Recommender] = {
-        "most popular": MostPopular(),
-        "implicit ALS (defaults)": RawALS(),
-        "implicit BPR (defaults)": RawBPR(),
-        "tag-only": TagOnly(),
-        "tagmatch hybrid": Hybrid(),
-        "ablation: hybrid, tag_share=0": Hybrid(hybrid=HybridConfig(tag_share=0.0)),
-    }
-    warm = warm_table(models, data, held_out(snapshot, test_mask))
-    users = warm["most popular"]["users"]
-    print(f"## ml-100k, random 80/20 split (seed {args.seed}), {users} test users\n")
-    print(markdown(warm, [f"precision@{K}", f"ndcg@{K}", f"recall@{K}", "coverage", "fit_s"]))
-    keep, cold = cold_item_split(snapshot.events, 0.1, args.seed)
-    cold_rows = cold_table(
-        snapshot,
-        keep,
-        ~keep,
-        cold,
-        {
-            "tagmatch hybrid": Hybrid(),
-            "tag-only": TagOnly(),
-            "ablation: hybrid, tag_share=0": Hybrid(hybrid=HybridConfig(tag_share=0.0)),
-        },
-        args.seed,
-    )
-    print(f"\n## cold-start items: all ratings of {len(cold)} items (10%) held out\n")
-    print(markdown(cold_rows, [f"recall@{AUDIENCE_K}", "auc", "items"]))
-    print(f"\n(total {time.time() - started:.1f} s)")
+    for kind in args.splits:
+        runs = []
+        for seed in args.seeds:
+            train_mask, test_mask = split(snapshot, kind, seed)
+            test = binary(snapshot, test_mask)
+            config = search_config(kind, seed, args.trials)
+            tagmatch, found = run_tagmatch(snapshot, train_mask, test, config)
+            chosen = _describe(found["chosen"])
+            row = {"tagmatch (train pipeline, served)": {**tagmatch, "chosen": chosen}}
+            row.update(run_baselines(snapshot, train_mask, test, config, seed, args.trials))
+            runs.append(row)
+            print(
+                f"[{kind} seed {seed}] "
+                + ", ".join(f"{name}: {values[f'ndcg@{K}']:.4f}" for name, values in row.items()),
+                file=sys.stderr,
+                flush=True,
+            )
+        users = runs[0]["most popular"]["users"]
+        print(
+            f"\n## ml-100k, {kind} 80/20 split, seeds {args.seeds}, {users} test users, "
+            f"{args.trials} search trials per searched model\n"
+        )
+        print(summarise(runs, (*METRICS, "fit_s")))
+    if not args.no_cold:
+        cold_runs = [cold_table(snapshot, seed) for seed in args.seeds]
+        print(f"\n## cold-start items: 10% of items held out, seeds {args.seeds}\n")
+        print(summarise(cold_runs, (f"recall@{AUDIENCE_K}", "auc")))
+    print(f"\n(total {time.time() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from matching.data import EventLog
 from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
 from matching.model import TrainedModel
+from matching.ranking import RankingStage
 from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
 from matching.vocabulary import Vocabulary
 
@@ -79,7 +80,49 @@ def _arrays(model: TrainedModel) -> dict[str, np.ndarray]:
         "user_projection_intercept": space.user_projection.intercept,
     }
     arrays.update({f"tagspace.{k}": v for k, v in tagspace_to_arrays(model.tagspace).items()})
+    arrays.update(_ranking_arrays(model.ranking))
     return {name: np.asarray(value) for name, value in arrays.items()}
+
+
+def _ranking_arrays(ranking: RankingStage | None) -> dict[str, np.ndarray]:
+    if ranking is None:
+        return {}
+    arrays = {
+        "ranking.popularity": ranking.popularity,
+        "ranking.recency": ranking.recency,
+        "ranking.weights": ranking.weights,
+    }
+    if ranking.item_item_dense is not None:
+        arrays["ranking.item_item_dense"] = ranking.item_item_dense
+    if ranking.item_item_sparse is not None:
+        arrays["ranking.item_item_data"] = ranking.item_item_sparse.data
+        arrays["ranking.item_item_indices"] = ranking.item_item_sparse.indices
+        arrays["ranking.item_item_indptr"] = ranking.item_item_sparse.indptr
+    return arrays
+
+
+def _ranking_stage(arrays: Mapping[str, np.ndarray], n_items: int) -> RankingStage | None:
+    """The ranking stage from (memory-mapped) arrays; None for a model saved without one."""
+    if "ranking.weights" not in arrays:
+        return None
+    sparse = None
+    if "ranking.item_item_indptr" in arrays:
+        sparse = sp.csr_matrix(
+            (
+                arrays["ranking.item_item_data"],
+                arrays["ranking.item_item_indices"],
+                arrays["ranking.item_item_indptr"],
+            ),
+            shape=(n_items, n_items),
+            copy=False,
+        )
+    return RankingStage(
+        item_item_dense=arrays.get("ranking.item_item_dense"),
+        item_item_sparse=sparse,
+        popularity=arrays["ranking.popularity"],
+        recency=arrays["ranking.recency"],
+        weights=arrays["ranking.weights"],
+    )
 
 
 def save_model(model: TrainedModel, directory: Path) -> None:
@@ -152,6 +195,15 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if missing or not manifest.get("files"):
         raise IncompleteArtifact(f"{directory}: missing files {missing[:5]}")
     return manifest
+
+
+def stored_config(directory: Path) -> dict[str, Any] | None:
+    """The config a version was fitted with, from its manifest; None when it is unreadable."""
+    try:
+        config = read_manifest(directory).get("config")
+    except IncompleteArtifact:
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
@@ -228,6 +280,7 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
             type_names=list(manifest["event_types"]),
         ),
         metrics=manifest.get("metrics", {}),
+        ranking=_ranking_stage(arrays, len(items)),
     )
 
 

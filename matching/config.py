@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,9 +32,21 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 class EventConfig(_Section):
     """How raw events become confidence: type weight x time decay."""
 
-    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
-    unknown_type_weight: float = Field(default=1.0, ge=0)
-    half_life_days: float = Field(default=90.0, gt=0, description="time decay of an event's weight")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
+        description="weight of one event of each type (view 1 ... purchase 5)",
+    )
+    unknown_type_weight: float = Field(
+        default=1.0, ge=0, description="weight of an event type missing from `weights`"
+    )
+    half_life_days: float | None = Field(
+        default=90.0,
+        gt=0,
+        description=(
+            "an event's weight halves every this many days of age, age counted back from the "
+            "snapshot's newest event (not the wall clock); null switches decay off"
+        ),
+    )
 
 
 class LifecycleConfig(_Section):
@@ -73,13 +86,20 @@ class TagConfig(_Section):
 
 
 class ALSConfig(_Section):
-    # Defaults tuned on a validation split of ml-100k's training ratings (bench/quality_ml100k.py
-    # --tune): strong regularisation wins on a small dense catalogue.
-    factors: int = Field(64, ge=2, le=1024)
-    regularization: float = Field(50.0, ge=0)
-    alpha: float = Field(5.0, gt=0, description="confidence = 1 + alpha * weight")
-    iterations: int = Field(15, ge=1, le=200)
-    random_state: int = 42
+    """Implicit ALS. The defaults are where the model search starts (matching/search.py)."""
+
+    factors: int = Field(64, ge=2, le=1024, description="latent factors per user and item")
+    regularization: float = Field(50.0, ge=0, description="L2 penalty on the factors")
+    alpha: float = Field(5.0, gt=0, description="confidence = 1 + alpha * weighted(weight)")
+    iterations: int = Field(15, ge=1, le=200, description="ALS sweeps")
+    weighting: Literal["linear", "log", "bm25"] = Field(
+        "linear",
+        description=(
+            "how a pair's summed event weight becomes confidence: linear (as is), log "
+            "(log1p, damps heavy repeaters), bm25 (implicit's BM25 item weighting)"
+        ),
+    )
+    random_state: int = Field(42, description="seed of the factor initialisation")
 
 
 class HybridConfig(_Section):
@@ -110,12 +130,63 @@ class EvalConfig(_Section):
     k: int = Field(10, ge=1)
     holdout_days: float = Field(7.0, gt=0, description="time-based holdout: the last N days")
     holdout_max_fraction: float = Field(0.2, gt=0, lt=1)
-    tolerance: float = Field(0.02, ge=0, description="relative nDCG drop still accepted")
+    tolerance: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description=(
+            "relative nDCG drop of the candidate against the active model's procedure, both "
+            "scored on the same current holdout, still accepted (ALS initialisation noise)"
+        ),
+    )
     cold_item_fraction: float = Field(
         0.1, ge=0, lt=1, description="items whose events are all held out for the cold-start AUC"
     )
     audience_k: int = Field(100, ge=1, description="cut-off of the cold-item audience recall")
     seed: int = 0
+
+
+class SearchConfig(_Section):
+    """The model search each training run does before fitting (matching/search.py)."""
+
+    trials: int = Field(
+        30, ge=0, le=10_000, description="trials at most; 0 = no search, the config as given"
+    )
+    seconds: float = Field(
+        20.0, ge=0, description="wall-clock budget of the search; 0 = no time limit"
+    )
+    seed: int = Field(0, description="seed of the search's sampler: same data, same trials")
+    validation: Literal["time", "user_time", "random"] = Field(
+        "time",
+        description=(
+            "how validation is carved from the training part: its newest events (the same "
+            "rule as the gate's holdout), each user's newest events, or a seeded random share"
+        ),
+    )
+    validation_fraction: float = Field(
+        0.2, gt=0, lt=1, description="share of training events held out for validation"
+    )
+
+
+class RankingConfig(_Section):
+    """The ranking stage over retrieved candidates (matching/ranking.py)."""
+
+    enabled: bool = Field(True, description="rescore candidates; off = retrieval order")
+    candidates: int = Field(
+        200, ge=1, le=5000, description="candidates FAISS retrieves for the ranker per query"
+    )
+    ease_max_items: int = Field(
+        4000,
+        ge=0,
+        description="EASE (dense item x item) up to this catalogue size; sparse item-kNN above",
+    )
+    ease_lambda: float = Field(500.0, gt=0, description="EASE's L2 penalty (searched)")
+    knn_neighbours: int = Field(
+        100, ge=1, le=5000, description="neighbours kept per item by the sparse item-kNN"
+    )
+    recent_days: float = Field(
+        7.0, gt=0, description="window of the recency feature, back from the newest event"
+    )
 
 
 class ModelConfig(_Section):
@@ -125,6 +196,8 @@ class ModelConfig(_Section):
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
 
     def digest(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)

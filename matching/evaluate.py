@@ -39,6 +39,23 @@ def hits(top_ids: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
     return found & valid
 
 
+def _dcg(hit: np.ndarray, n_truth: np.ndarray) -> np.ndarray:
+    k = hit.shape[1]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)[np.minimum(n_truth, k) - 1]
+    return np.asarray((hit @ discounts) / ideal, dtype=np.float64)
+
+
+def ndcg_per_row(top_ids: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
+    """nDCG@k (k = top_ids.shape[1]) of each row with some truth (rows without are left out)."""
+    truth = sp.csr_matrix(truth)
+    n_truth = np.diff(truth.indptr)
+    keep = n_truth > 0
+    if not keep.any():
+        return np.zeros(0)
+    return _dcg(hits(top_ids[keep], truth[keep]), n_truth[keep])
+
+
 def ranking_metrics(top_ids: np.ndarray, truth: sp.csr_matrix, n_items: int) -> dict[str, float]:
     """precision/recall/nDCG at k = top_ids.shape[1], over rows with truth, and coverage."""
     k = top_ids.shape[1]
@@ -49,14 +66,11 @@ def ranking_metrics(top_ids: np.ndarray, truth: sp.csr_matrix, n_items: int) -> 
     if len(top_ids) == 0:
         return {**dict.fromkeys(names, float("nan")), "coverage": 0.0, "users": 0}
     hit = hits(top_ids, sp.csr_matrix(truth)[keep])
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = hit @ discounts
-    ideal = np.cumsum(discounts)[np.minimum(n_truth, k) - 1]
     recommended = np.unique(top_ids[top_ids != PAD_ID])
     return {
         names[0]: float(hit.sum(axis=1).mean() / k),
         names[1]: float((hit.sum(axis=1) / n_truth).mean()),
-        names[2]: float((dcg / ideal).mean()),
+        names[2]: float(_dcg(hit, n_truth).mean()),
         "coverage": float(len(recommended) / max(n_items, 1)),
         "users": len(top_ids),
     }
@@ -88,6 +102,23 @@ def time_holdout(events: EventLog, config: EvalConfig) -> tuple[np.ndarray, np.n
     has_history = np.zeros(int(events.user.max()) + 1, dtype=bool)
     has_history[events.user[train]] = True
     return train, late & has_history[events.user]
+
+
+def per_user_time_split(events: EventLog, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train_mask, test_mask): each user's newest round(fraction x their events) held out,
+    at least one event kept for training (a user with a single event is not tested)."""
+    n = len(events)
+    if n == 0:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    order = np.lexsort((np.arange(n), events.ts, events.user))
+    users = events.user[order]
+    per_user = np.bincount(users)
+    first = np.concatenate([[0], np.cumsum(per_user)[:-1]])
+    rank = np.arange(n) - first[users]
+    held_count = np.minimum(np.round(fraction * per_user), np.maximum(per_user - 1, 0))
+    test = np.zeros(n, dtype=bool)
+    test[order] = rank >= (per_user - held_count)[users]
+    return ~test, test
 
 
 def random_split(n_events: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
-from matching.als import event_weights
+from matching.als import confidence_curve, decay_reference, event_weights
 from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.hybrid import HybridSpace
@@ -71,7 +71,9 @@ class FoldIn:
 
     __slots__ = (
         "_alpha",
+        "_als",
         "_als_events",
+        "_als_reference",
         "_behaviour_events",
         "_cf_to_joint",
         "_event_indptr",
@@ -109,6 +111,7 @@ class FoldIn:
         self._events = events
         self._n_factors = f = space.n_factors
         self._alpha = config.als.alpha
+        self._als = config.als
         self._als_events = config.events
         # TagSpace.interaction_weights: the same type weights, the behaviour half-life
         self._behaviour_events = config.events.model_copy(
@@ -116,6 +119,8 @@ class FoldIn:
         )
         self._top_tags = config.tags.behaviour_top_tags
         self.snapshot_time = snapshot_time
+        # ALS weights decay from the snapshot's newest event, as training's (als.decay_reference)
+        self._als_reference = decay_reference(events, snapshot_time)
         # The joint vectors hold sqrt(1 - a) * cf / scale. ALS factors are that divided back;
         # with a = 1 the CF part weighs nothing and there is nothing to solve.
         cf_weight = float(np.sqrt(max(1.0 - space.tag_share, 0.0)))
@@ -154,7 +159,7 @@ class FoldIn:
             return None
         log = self._event_log(own, recent, known, items)
         unique, inverse = np.unique(items, return_inverse=True)
-        als_weight = event_weights(log, self._als_events, self.snapshot_time)
+        als_weight = event_weights(log, self._als_events, self._als_reference)
         cf = self.solve(unique, np.bincount(inverse, als_weight))
         behaviour = event_weights(log, self._behaviour_events, self.snapshot_time)
         tags = self._tag_row(user_row, unique, np.bincount(inverse, behaviour), declared)
@@ -169,7 +174,7 @@ class FoldIn:
         if self._cf_to_joint == 0 or not keep.any():
             return np.zeros(f, np.float32)
         y = np.asarray(self._item_vectors[item_rows[keep], :f], np.float64) / self._cf_to_joint
-        confidence = 1.0 + self._alpha * weights[keep]
+        confidence = 1.0 + confidence_curve(weights[keep], self._als)
         a = self._gram + (y * (confidence - 1.0)[:, None]).T @ y
         b = y.T @ confidence
         try:  # symmetric positive definite whenever λ > 0: Cholesky

@@ -23,6 +23,7 @@ from matching.data import EventLog
 from matching.foldin import FoldIn, RecentEvents
 from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
 from matching.index import VectorIndex
+from matching.ranking import RankingStage, rank_batch
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
@@ -69,6 +70,7 @@ class TrainedModel:
     user_consent: np.ndarray  # (n_users,) bool push consent at snapshot time
     events: EventLog  # the snapshot's events: segment rules count behaviour over windows
     metrics: dict[str, Any] = field(default_factory=dict)
+    ranking: RankingStage | None = None  # rescoring of recommend's candidates (ranking.py)
     # TagSpace.user_matrix() for all users, built on first use and then sliced per request
     # (rebuilding it per request was a third of an audience call's model time).
     _user_matrix: sp.csr_matrix | None = field(default=None, init=False, repr=False)
@@ -199,18 +201,27 @@ class TrainedModel:
             if folded is not None and len(folded.recent_item_rows):
                 if exclude:
                     excluded = np.concatenate([excluded, folded.recent_item_rows])
+                known = self.interacted_items(row) if row is not None else np.zeros(0, np.int64)
+                history = np.union1d(known, folded.recent_item_rows)  # what the ranker reads
                 return Recommendations(
                     "personal",
                     self._items_for(
-                        folded.query, folded.tags, n, allowed_item_rows, excluded, "recommend"
+                        folded.query,
+                        folded.tags,
+                        n,
+                        allowed_item_rows,
+                        excluded,
+                        "recommend",
+                        history,
                     ),
                 )
         if row is not None and self.is_warm_user(row):
             query = np.asarray(self.user_vectors[row])
             tags = self.user_tags(np.array([row]))
+            history = self.interacted_items(row)
             return Recommendations(
                 "personal",
-                self._items_for(query, tags, n, allowed_item_rows, excluded, "recommend"),
+                self._items_for(query, tags, n, allowed_item_rows, excluded, "recommend", history),
             )
         tags = self._declared_row(row, attributes, declared_tags)
         if tags.nnz:
@@ -330,8 +341,28 @@ class TrainedModel:
         allowed: np.ndarray | None,
         excluded: np.ndarray,
         purpose: str,
+        history: np.ndarray | None = None,
     ) -> list[Scored]:
-        ids, scores = self.item_index.search(query[None, :], n, allowed, excluded)
+        """FAISS candidates, then, for a user with history, the ranking stage over them (its
+        blend was learned on such users; a cold start keeps retrieval order)."""
+        ranking = self.ranking if purpose == "recommend" and history is not None else None
+        width = n if ranking is None else max(n, self.config.ranking.candidates)
+        ids, scores = self.item_index.search(query[None, :], width, allowed, excluded)
+        if ranking is not None:
+            seen = np.asarray(history, np.int64)
+            history_row = sp.csr_matrix(
+                (np.ones(len(seen), np.float32), seen, [0, len(seen)]), shape=(1, len(self.items))
+            )
+            ids, scores = rank_batch(
+                ranking,
+                query[None, :],
+                self.item_vectors,
+                self.space.n_factors,
+                history_row,
+                ids,
+                scores,
+                n,
+            )
         rows = ids[0][ids[0] != PAD_ID]
         candidate_tags = sp.csr_matrix(self.tagspace.item_tags[rows])
         reasons = self._reasons(query, query_tags, self.item_vectors, candidate_tags, rows, purpose)

@@ -1,10 +1,18 @@
-"""One training run: snapshot in, evaluated TrainedModel out; and the gate that guards activation.
+"""One training run: snapshot in, searched, evaluated TrainedModel out; and the paired gate.
 
-train() measures before it serves. It fits the whole procedure on the time-holdout training
-part and scores the held-out last days (the nDCG the gate compares), fits it again with the
-events of some items removed to score cold-item audiences, and finally refits on everything:
-the served model must know the most recent events, which are the ones the holdout hid. The
-metrics therefore describe the procedure on this data, measured the only honest way.
+train() measures before it serves:
+
+1. the time holdout splits the snapshot's events into a training part and the newest days;
+2. the model search (matching/search.py) runs on the training part only, carving its own
+   validation split out of it, and returns the chosen settings and the ranking blend;
+3. the chosen procedure is fitted on the training part and scored on the held-out days
+   *through the serving path* (TrainedModel.recommend: FAISS retrieval, exclusions, the
+   ranking stage, the fallbacks), next to most-popular and, when a model is active, the
+   active model's procedure (its stored settings) fitted on the same training part: the gate
+   compares numbers from the same holdout, never a number stored from an older one;
+4. cold-item audiences are scored on a fit with some items' events removed;
+5. the chosen procedure is refitted on everything: the served model must know the newest
+   events, which are the ones the holdout hid.
 """
 
 from __future__ import annotations
@@ -17,15 +25,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from matching.als import confidence_matrix, interaction_matrix
-from matching.base import TrainingData
+from matching.als import confidence_matrix, decay_reference, interaction_matrix
+from matching.base import PAD_ID, TrainingData
 from matching.config import ModelConfig
 from matching.data import Snapshot
-from matching.evaluate import audience_metrics, cold_item_split, evaluate_model, time_holdout
+from matching.evaluate import audience_metrics, cold_item_split, ranking_metrics, time_holdout
 from matching.index import VectorIndex
 from matching.model import TrainedModel
 from matching.progress import Progress, ignore_progress
+from matching.ranking import RankingStage
 from matching.recommenders import Hybrid
+from matching.search import restrict, search
 from matching.tagspace import TagSpace, build_tagspace
 from matching.vocabulary import Vocabulary
 
@@ -42,43 +52,89 @@ class Fitted:
 def fit_snapshot(snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None) -> Fitted:
     """Tag space, confidence matrix and hybrid model of one snapshot."""
     tagspace = build_tagspace(snapshot, config.tags, config.events, tags=tags)
+    reference = decay_reference(snapshot.events, snapshot.now)
     confidence = confidence_matrix(
-        snapshot.events, snapshot.n_users, snapshot.n_items, config.events, snapshot.now
+        snapshot.events, snapshot.n_users, snapshot.n_items, config.events, reference
     )
     model = Hybrid(config.als, config.hybrid).fit(TrainingData(confidence, tagspace))
     return Fitted(tagspace, confidence, model)
 
 
-def _with_events(snapshot: Snapshot, mask: np.ndarray) -> Snapshot:
-    events = snapshot.events.subset(mask)
-    now = float(events.ts.max()) if len(events) else snapshot.now
-    return Snapshot(users=snapshot.users, items=snapshot.items, events=events, now=now)
+def _clean(value: Any) -> Any:
+    """NaN -> None, nested: metrics are stored as JSON."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _clean(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
+def served_metrics(model: TrainedModel, truth: sp.csr_matrix, k: int) -> dict[str, Any]:
+    """Ranking metrics of what `model.recommend` answers (seen items excluded, as served) for
+    every user with held-out items; "most_popular" beside it, through model.popular."""
+    users = np.flatnonzero(np.diff(truth.indptr) > 0)
+    answered = np.full((len(users), k), PAD_ID, np.int64)
+    popular = np.full((len(users), k), PAD_ID, np.int64)
+    for i, row in enumerate(users.tolist()):
+        items = model.recommend(model.users.id(row), k, exclude_seen=True).items
+        answered[i, : len(items)] = model.item_rows([s.id for s in items])
+        fallback = model.popular(k, excluded=model.interacted_items(row))
+        popular[i, : len(fallback)] = model.item_rows([s.id for s in fallback])
+    n_items = len(model.items)
+    metrics: dict[str, Any] = ranking_metrics(answered, truth[users], n_items)
+    metrics["most_popular"] = ranking_metrics(popular, truth[users], n_items)
+    return metrics
 
 
 def evaluate_snapshot(
-    snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None
+    snapshot: Snapshot,
+    config: ModelConfig,
+    tags: Vocabulary | None = None,
+    active_config: ModelConfig | None = None,
 ) -> dict[str, Any]:
-    """Time-holdout ranking metrics and cold-item audience metrics (see module docstring)."""
+    """Steps 1-4 of the module docstring: the metrics, nothing kept."""
+    return _clean(_evaluate(snapshot, config, tags, active_config)[0])
+
+
+def _evaluate(
+    snapshot: Snapshot,
+    config: ModelConfig,
+    tags: Vocabulary | None,
+    active_config: ModelConfig | None,
+) -> tuple[dict[str, Any], ModelConfig, np.ndarray | None]:
+    """(metrics, chosen config, ranking weights; None when there was no holdout to search
+    on)."""
     cfg = config.eval
+    weights: np.ndarray | None = None
     metrics: dict[str, Any] = {"evaluated": False}
     train_mask, test_mask = time_holdout(snapshot.events, cfg)
     if test_mask.any() and train_mask.any():
-        fitted = fit_snapshot(_with_events(snapshot, train_mask), config, tags)
-        test_events = snapshot.events.subset(test_mask)
-        test = interaction_matrix(test_events, snapshot.n_users, snapshot.n_items)
-        metrics.update(evaluate_model(fitted.model, fitted.confidence, test, cfg.k))
+        part = restrict(snapshot, train_mask)
+        outcome = search(part, config, tags)
+        config, weights = outcome.config, outcome.weights
+        metrics["search"] = outcome.summary(cfg.k)
+        truth = interaction_matrix(
+            snapshot.events.subset(test_mask), snapshot.n_users, snapshot.n_items
+        )
+        candidate = build_model(part, config, weights, tags, "holdout")
+        metrics.update(served_metrics(candidate, truth, cfg.k))
         metrics.update(evaluated=True, test_events=int(test_mask.sum()))
+        if active_config is not None:
+            as_given = active_config.model_copy(
+                update={"search": active_config.search.model_copy(update={"trials": 0})}
+            )
+            active = search(part, as_given, tags)
+            fitted = build_model(part, active.config, active.weights, tags, "holdout-active")
+            paired = served_metrics(fitted, truth, cfg.k)
+            paired.pop("most_popular")
+            metrics["active"] = paired
     if cfg.cold_item_fraction > 0 and len(snapshot.events):
         keep, cold = cold_item_split(snapshot.events, cfg.cold_item_fraction, cfg.seed)
         if len(cold) and keep.any():
-            fitted = fit_snapshot(_with_events(snapshot, keep), config, tags)
+            fitted_cold = fit_snapshot(restrict(snapshot, keep), config, tags)
             held = snapshot.events.subset(~keep)
             truth = interaction_matrix(held, snapshot.n_users, snapshot.n_items).T.tocsr()[cold]
-            vectors = fitted.model
+            vectors = fitted_cold.model
             cold_start = audience_metrics(
                 lambda rows: vectors.item_vectors[rows] @ vectors.user_vectors.T,
                 cold,
@@ -86,39 +142,36 @@ def evaluate_snapshot(
                 cfg.audience_k,
             )
             metrics.update({f"cold_{name}": value for name, value in cold_start.items()})
-    return _clean(metrics)
+    return metrics, config, weights
 
 
-def train(
+def build_model(
     snapshot: Snapshot,
     config: ModelConfig,
-    previous: TrainedModel | None = None,
-    version: str | None = None,
-    evaluate: bool = True,
-    progress: Progress | None = None,
+    weights: np.ndarray | None,
+    tags: Vocabulary | None,
+    version: str,
+    metrics: dict[str, Any] | None = None,
+    report: Progress = ignore_progress,
 ) -> TrainedModel:
-    """Evaluate the procedure, then fit it on everything and index the result. `progress`
-    hears each stage as it starts, with the fraction of this call done."""
-    report = progress or ignore_progress
-    started = time.time()
-    tags = previous.tagspace.tags if previous is not None else None
-    report("evaluate", 0.0)
-    metrics: dict[str, Any] = (
-        evaluate_snapshot(snapshot, config, tags) if evaluate else {"evaluated": False}
-    )
-    report("fit", 0.6 if evaluate else 0.0)
+    """Fit `config` on the snapshot and assemble what serves it (indexes, ranking stage)."""
     fitted = fit_snapshot(snapshot, config, tags)
     report("index", 0.9)
     hybrid = fitted.model
+    interacted = interaction_matrix(snapshot.events, snapshot.n_users, snapshot.n_items)
+    ranking = (
+        RankingStage.fit(interacted, snapshot.events, config.ranking, weights)
+        if config.ranking.enabled
+        else None
+    )
     categories = Vocabulary(sorted({i.category for i in snapshot.items if i.category}))
     item_category = np.array(
         [categories.index(i.category) if i.category else -1 for i in snapshot.items] or [],
         dtype=np.int32,
     )
-    metrics["train_seconds"] = round(time.time() - started, 3)
     created = time.time()
     return TrainedModel(
-        version=version or time.strftime("%Y%m%dT%H%M%S", time.gmtime(created)),
+        version=version,
         config=config,
         digest=config.digest(),
         created_at=created,
@@ -146,31 +199,70 @@ def train(
         item_expires=_times([i.expires_at for i in snapshot.items]),
         user_consent=np.array([u.push_consent for u in snapshot.users], dtype=bool),
         events=snapshot.events,
-        metrics=metrics,
+        metrics=metrics or {},
+        ranking=ranking,
     )
+
+
+def train(
+    snapshot: Snapshot,
+    config: ModelConfig,
+    previous: TrainedModel | None = None,
+    version: str | None = None,
+    evaluate: bool = True,
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Search and evaluate the procedure, then fit it on everything and index the result.
+    `previous`: the active model; its tag columns are kept and its procedure (stored config)
+    is scored on the same holdout for the paired gate. `progress` hears each stage as it
+    starts, with the fraction of this call done."""
+    report = progress or ignore_progress
+    started = time.time()
+    tags = previous.tagspace.tags if previous is not None else None
+    weights: np.ndarray | None = None
+    metrics: dict[str, Any] = {"evaluated": False}
+    if evaluate:
+        report("evaluate", 0.0)  # the search runs inside, on the holdout's training part
+        active_config = previous.config if previous is not None else None
+        metrics, config, weights = _evaluate(snapshot, config, tags, active_config)
+    if weights is None:  # not evaluated, or no holdout: search (or learn the blend) on all
+        report("search", 0.0)
+        outcome = search(snapshot, config, tags)
+        config, weights = outcome.config, outcome.weights
+        metrics["search"] = outcome.summary(config.eval.k)
+    report("fit", 0.8 if evaluate else 0.5)
+    metrics["train_seconds"] = round(time.time() - started, 3)
+    name = version or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return build_model(snapshot, config, weights, tags, name, _clean(metrics), report)
 
 
 def _times(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def gate(
-    candidate_metrics: dict[str, Any],
-    active_metrics: dict[str, Any] | None,
-    tolerance: float,
-    k: int = 10,
-) -> tuple[bool, str]:
-    """Accept the candidate unless its nDCG@k is worse than the active one's by more than
-    `tolerance` (relative). Holdouts differ between runs (newer data), hence the tolerance."""
+def gate(metrics: dict[str, Any], tolerance: float, k: int = 10) -> tuple[bool, str]:
+    """The paired gate on one training run's metrics (all from the same current holdout,
+    through the serving path): with an active model, accept unless the candidate's nDCG@k is
+    below the active procedure's by more than `tolerance` (relative); the first model must
+    beat most-popular. Not evaluated (no holdout): refused; `--force` activates anyway."""
     name = GATE_METRIC_NAME.format(k=k)
-    if not active_metrics or active_metrics.get(name) is None:
-        return True, f"no active {name} to compare with"
-    active = float(active_metrics[name])
-    candidate = candidate_metrics.get(name)
-    if candidate is None:
-        return False, f"candidate has no {name} (not evaluated); use force to activate"
-    floor = active * (1.0 - tolerance)
-    verdict = f"{name} {float(candidate):.4f} vs active {active:.4f} (floor {floor:.4f})"
-    if float(candidate) >= floor:
-        return True, f"accepted: {verdict}"
-    return False, f"refused: {verdict}"
+    candidate = metrics.get(name)
+    if not metrics.get("evaluated") or candidate is None:
+        return False, f"refused: candidate has no {name} (not evaluated); use force to activate"
+    active = (metrics.get("active") or {}).get(name)
+    if active is not None:
+        floor = float(active) * (1.0 - tolerance)
+        verdict = (
+            f"{name} {float(candidate):.4f} vs active procedure {float(active):.4f} on the same "
+            f"holdout (floor {floor:.4f})"
+        )
+        return (
+            (True, f"accepted: {verdict}") if candidate >= floor else (False, f"refused: {verdict}")
+        )
+    popular = (metrics.get("most_popular") or {}).get(name)
+    if popular is None:
+        return False, f"refused: no most-popular {name} to beat; use force to activate"
+    verdict = f"{name} {float(candidate):.4f} vs most popular {float(popular):.4f}"
+    if candidate > popular:
+        return True, f"accepted (first model): {verdict}"
+    return False, f"refused (first model must beat most popular): {verdict}"

@@ -1,7 +1,10 @@
 """The models compared in the benchmark, all behind matching.base.Recommender.
 
 MostPopular, RawALS and RawBPR are reference points with implicit's library defaults on binary
-interactions; TagOnly and Hybrid are tagmatch's tag-embedding ablation and its served model.
+interactions; ImplicitALS is implicit's ALS with given settings (the benchmark searches them
+with the same budget tagmatch gets), EASE and ItemKNN the item-to-item baselines (the same
+code as the ranking stage's item-to-item part); TagOnly and Hybrid are tagmatch's
+tag-embedding ablation and its factor model.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from matching.als import fit_als
 from matching.base import FactorRecommender, Recommender, TrainingData
 from matching.config import ALSConfig, HybridConfig
 from matching.hybrid import HybridSpace, build_hybrid, fit_tag_components
+from matching.ranking import fit_ease, fit_item_knn
 
 
 def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -60,6 +64,79 @@ class RawALS(FactorRecommender):
             model = AlternatingLeastSquares(random_state=self.random_state)
             model.fit(_binary(data.interactions), show_progress=False)
         self._set_vectors(model.user_factors, model.item_factors)
+        return self
+
+
+class ImplicitALS(FactorRecommender):
+    """implicit's AlternatingLeastSquares on binary interactions, with given settings."""
+
+    def __init__(
+        self,
+        factors: int = 100,
+        regularization: float = 0.01,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        random_state: int = 42,
+    ) -> None:
+        self.settings = {
+            "factors": factors,
+            "regularization": regularization,
+            "alpha": alpha,
+            "iterations": iterations,
+        }
+        self.random_state = random_state
+
+    def fit(self, data: TrainingData) -> ImplicitALS:
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                **self.settings, random_state=self.random_state, dtype=np.float32
+            )
+            model.fit(_binary(data.interactions), show_progress=False)
+        self._set_vectors(model.user_factors, model.item_factors)
+        return self
+
+
+class _ItemToItem(Recommender):
+    """Scores = binary history @ an item x item matrix (dense or sparse)."""
+
+    weights: np.ndarray | sp.csr_matrix
+
+    def _fit_history(self, data: TrainingData) -> sp.csr_matrix:
+        self.n_users, self.n_items = data.n_users, data.n_items
+        self.history = _binary(data.interactions)
+        return self.history
+
+    def user_item_scores(self, user_rows: np.ndarray) -> np.ndarray:
+        scores = self.history[user_rows] @ self.weights
+        return np.asarray(scores.toarray() if sp.issparse(scores) else scores, np.float32)
+
+    def item_item_scores(self, item_rows: np.ndarray) -> np.ndarray:
+        rows = self.weights[item_rows]
+        return np.asarray(rows.toarray() if sp.issparse(rows) else rows, np.float32)
+
+    def user_user_scores(self, user_rows: np.ndarray) -> np.ndarray:
+        return np.asarray((self.history[user_rows] @ self.history.T).toarray(), np.float32)
+
+
+class EASE(_ItemToItem):
+    """Steck's EASE (2019): closed-form item x item regression with L2 penalty `lam`."""
+
+    def __init__(self, lam: float = 500.0) -> None:
+        self.lam = lam
+
+    def fit(self, data: TrainingData) -> EASE:
+        self.weights = fit_ease(self._fit_history(data), self.lam)
+        return self
+
+
+class ItemKNN(_ItemToItem):
+    """Cosine item-kNN (implicit's), `neighbours` per item."""
+
+    def __init__(self, neighbours: int = 100) -> None:
+        self.neighbours = neighbours
+
+    def fit(self, data: TrainingData) -> ItemKNN:
+        self.weights = fit_item_knn(self._fit_history(data), self.neighbours)
         return self
 
 

@@ -14,7 +14,7 @@ from api.jobs import segments as segment_jobs
 from api.jobs.launcher import PROCESS_GONE, TRAIN_JOB
 from api.jobs.lock import TrainingLock, TrainingLocked
 from api.jobs.stages import StageRecorder
-from api.jobs.train import NothingToTrain, load_model_config, run_training
+from api.jobs.train import BadModelConfig, NothingToTrain, load_model_config, run_training
 from api.progress import ProgressCallback, metrics_table, print_table
 from api.settings import Settings
 from api.store import jobs
@@ -43,6 +43,10 @@ def _active_model(settings: Settings, session: Any) -> TrainedModel | None:
 LOCKED_EXIT = 75
 
 
+# sysexits EX_CONFIG: the hyperparameter file is wrong; nothing was done.
+BAD_CONFIG_EXIT = 78
+
+
 def train_command(
     settings: Settings,
     *,
@@ -52,8 +56,16 @@ def train_command(
     display: ProgressCallback | None = None,
 ) -> int:
     """`tagmatch train`: 0 when a run finished (activated or not), 3 with nothing to train,
-    75 when another run holds the lock, 1 on failure. `display` sees the stages as they go
-    (a progress bar); the metrics end up in a table beside the active model's."""
+    75 when another run holds the lock, 78 on a bad model config file (before any work), 1 on
+    failure. `display` sees the stages as they go (a progress bar); the metrics end up in a
+    table beside the active model's, after the model search's trials."""
+    try:  # before any work: a bad file must not cost a snapshot, a lock or a job claim
+        load_model_config(settings)
+    except BadModelConfig as exc:
+        print(f"error: invalid model config: {exc}", file=sys.stderr)
+        if job_id is not None:
+            _fail_job_quietly(settings, job_id, f"invalid model config: {exc}")
+        return BAD_CONFIG_EXIT
     engine = create_db_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
@@ -124,6 +136,7 @@ def _train_locked(
         log.error("training failed\n%s", traceback.format_exc())
         return 1
     _finish(factory, job_id, result=result)
+    print(format_search(outcome.metrics))
     verdict = "activated" if outcome.activated else "kept the active model"
     print(f"model {outcome.version}: {verdict} ({outcome.reason})")
     if before is not None:
@@ -137,6 +150,50 @@ def _train_locked(
         )
     )
     return 0
+
+
+def format_search(metrics: dict[str, Any]) -> str:
+    """The model search of a run as `tagmatch train` prints it: chosen settings, every trial."""
+    found = metrics.get("search") or {}
+    lines = [f"model search: {found.get('trials', 0)} trials in {found.get('seconds', 0)} s"]
+    score_name = next((k for k in found if k.startswith("validation_ndcg")), None)
+    if score_name is not None:
+        lines.append(f"  best {score_name}: {found[score_name]}")
+    for name, value in sorted((found.get("chosen") or {}).items()):
+        lines.append(f"  chosen {name} = {value}")
+    weights = found.get("ranking_weights") or {}
+    if weights:
+        lines.append("  ranking weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in weights.items()))
+    for trial in found.get("trial_scores") or []:
+        score = next((v for k, v in trial.items() if k.startswith("ndcg@")), None)
+        shown = "failed" if score is None else f"{score:.4f}"
+        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(trial["params"].items()))
+        lines.append(f"  trial {trial['number']:3d}: {shown}  {params}")
+    for label, key in (("candidate", None), ("active procedure", "active")):
+        part = metrics if key is None else metrics.get(key) or {}
+        ndcg = next((v for k, v in part.items() if k.startswith("ndcg@")), None)
+        if ndcg is not None:
+            lines.append(f"holdout nDCG, {label}: {ndcg:.4f}")
+    popular = metrics.get("most_popular") or {}
+    ndcg = next((v for k, v in popular.items() if k.startswith("ndcg@")), None)
+    if ndcg is not None:
+        lines.append(f"holdout nDCG, most popular: {ndcg:.4f}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _fail_job_quietly(settings: Settings, job_id: str, error: str) -> None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            jobs.fail_unfinished_job(session, job_id, error)
+    except Exception:  # the store is down: the launcher records the exit code instead
+        log.exception("could not record the failure of job %s", job_id)
+    finally:
+        engine.dispose()
 
 
 def _finish(
@@ -153,11 +210,13 @@ def _finish(
 
 
 def evaluate_command(settings: Settings) -> dict[str, Any]:
+    """BadModelConfig before the store is touched."""
+    config = load_model_config(settings)
     engine = create_db_engine(settings.database_url)
     try:
         with snapshot_session(engine) as session:
             snapshot = read_snapshot(session, datetime.now(UTC))
-        return evaluate_snapshot(snapshot, load_model_config(settings))
+        return evaluate_snapshot(snapshot, config)
     finally:
         engine.dispose()
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from api.jobs.lock import TrainingLock
@@ -58,10 +59,28 @@ class TrainOutcome:
         }
 
 
+class BadModelConfig(ValueError):
+    """The hyperparameter file is unreadable, or names an unknown field or a value out of range."""
+
+
 def load_model_config(settings: Settings) -> ModelConfig:
+    """The hyperparameters of this run: the file TAGMATCH_MODEL_CONFIG_FILE, else defaults.
+    BadModelConfig names every offending field (section.field: message)."""
     if settings.model_config_file is None:
         return ModelConfig()
-    return ModelConfig.model_validate_json(Path(settings.model_config_file).read_text("utf-8"))
+    path = Path(settings.model_config_file)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise BadModelConfig(f"{path}: cannot read the model config file ({exc})") from exc
+    try:
+        return ModelConfig.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(file)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise BadModelConfig(f"{path}: {problems}") from None
 
 
 def _previous_model(settings: Settings, path: str | None) -> TrainedModel | None:
@@ -139,7 +158,6 @@ def _run(
         snapshot = read_snapshot(session, now)
         active = model_store.active_model_version(session)
         active_path = active.path if active is not None else None
-        active_metrics = dict(active.metrics) if active is not None else None
     if len(snapshot.events) == 0:
         raise NothingToTrain("the store has no events yet; ingest events (or `tagmatch demo`)")
     log.info(
@@ -152,13 +170,15 @@ def _run(
     )
 
     version = _new_version(now, config.digest(), model_dir)
+    # The active model's stored config is its procedure: the paired gate refits it on the
+    # same training part and scores both on the same holdout (matching/pipeline.py).
     previous = _previous_model(settings, active_path)
     model = train(snapshot, config, previous, version, evaluate, within(progress, 0.05, 0.9))
     progress("save", 0.9)
     model.save(model_dir / version)
     progress("gate", 0.95)
 
-    accepted, reason = gate(model.metrics, active_metrics, config.eval.tolerance, config.eval.k)
+    accepted, reason = gate(model.metrics, config.eval.tolerance, config.eval.k)
     activate = accepted or force
     if force and not accepted:
         reason = f"forced: {reason}"

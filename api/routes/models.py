@@ -1,5 +1,5 @@
 """Model versions and training: POST /v1/models/train, GET /v1/jobs/{id}, GET /v1/models,
-POST /v1/models/{version}/activate (rollback or forced promotion)."""
+GET /v1/models/{version}, POST /v1/models/{version}/activate (rollback or forced promotion)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,19 @@ from api.jobs import segments as segment_jobs
 from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
 from api.jobs.lock import lock_path, training_lock_holder
 from api.schemas.common import problem_responses
-from api.schemas.models import JobAccepted, JobList, JobOut, ModelList, ModelVersionOut
+from api.schemas.models import (
+    JobAccepted,
+    JobList,
+    JobOut,
+    ModelList,
+    ModelVersionDetail,
+    ModelVersionOut,
+)
 from api.store import jobs
 from api.store import models as model_store
 from api.store.db import SessionFactory, session_scope
 from api.store.tables import Job
+from matching.artifact import stored_config
 
 router = APIRouter(
     prefix="/v1", tags=["models"], dependencies=[ApiKeyDep], responses=problem_responses(401)
@@ -126,6 +134,17 @@ def get_job(
 def list_models(session: SessionDep, holder: HolderDep) -> ModelList:
     rows = model_store.list_model_versions(session)
     return ModelList(serving=holder.version, models=[ModelVersionOut.from_row(r) for r in rows])
+
+
+@router.get("/models/{version}", responses=problem_responses(404))
+def get_model(
+    version: Annotated[str, Path(max_length=64)], session: SessionDep, settings: SettingsDep
+) -> ModelVersionDetail:
+    """A version with the settings it was fitted with and its model search (every trial)."""
+    row = model_store.get_model_version(session, version)
+    if row is None:
+        raise ProblemError(404, "Model version not found", f"no model version {version!r}")
+    return ModelVersionDetail.from_row_and_config(row, stored_config(settings.model_dir / row.path))
 
 
 @router.post("/models/{version}/activate", responses=problem_responses(404, 409))

@@ -36,6 +36,31 @@ class ModelVersionOut(BaseModel):
         )
 
 
+class ModelVersionDetail(ModelVersionOut):
+    """One version in full: the settings that built it and its model search."""
+
+    config: dict[str, Any] | None = Field(
+        description="the hyperparameters the version was fitted with (chosen by the search); "
+        "null when its artifact is gone"
+    )
+    search: dict[str, Any] | None = Field(
+        description="the model search of its training run: chosen settings, ranking weights, "
+        "every trial with its validation score"
+    )
+
+    @classmethod
+    def from_row_and_config(
+        cls, row: ModelVersion, config: dict[str, Any] | None
+    ) -> ModelVersionDetail:
+        base = ModelVersionOut.from_row(row)
+        search = base.metrics.get("search")
+        return cls(
+            **base.model_dump(),
+            config=config,
+            search=search if isinstance(search, dict) else None,
+        )
+
+
 class ModelList(BaseModel):
     serving: str | None
     models: list[ModelVersionOut]

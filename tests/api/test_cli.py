@@ -88,3 +88,49 @@ def test_train_shows_stages_and_a_table_beside_the_active_model(
     assert "new" in header and "active before" in header
     ndcg = next(line for line in result.output.splitlines() if "│ ndcg@10" in line)
     assert len(re.findall(r"\d\.\d{4}", ndcg)) == 2  # the new run's and the active model's
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"als": {"factros": 8}}, "als.factros"),
+        ({"search": {"trials": -1}}, "search.trials"),
+        ({"events": {"half_life_days": 0}}, "events.half_life_days"),
+        ({"als": {"weighting": "sqrt"}}, "als.weighting"),
+    ],
+)
+def test_train_refuses_a_bad_model_config_naming_the_field_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: dict[str, object], field: str
+) -> None:
+    database = tmp_path / "never-opened.db"
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(config), "utf-8")
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("TAGMATCH_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("TAGMATCH_MODEL_CONFIG_FILE", str(path))
+    monkeypatch.setenv("TAGMATCH_LOG_LEVEL", "WARNING")
+    for command in (["train"], ["evaluate"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 78, result.output
+        assert field in result.output and "invalid model config" in result.output
+    assert not database.exists() and not (tmp_path / "models").exists()
+
+
+def test_train_prints_the_search_it_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "model.json"
+    small = {"als": {"factors": 8, "iterations": 3}, "search": {"trials": 2, "seconds": 0}}
+    path.write_text(json.dumps(small), "utf-8")
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("TAGMATCH_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("TAGMATCH_MODEL_CONFIG_FILE", str(path))
+    monkeypatch.setenv("TAGMATCH_LOG_LEVEL", "WARNING")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    demo = ["demo", "--users", "120", "--items", "40", "--events", "2400"]
+    assert runner.invoke(app, demo).exit_code == 0
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 0, result.output
+    assert "model search: 2 trials" in result.output
+    assert "trial   0:" in result.output and "trial   1:" in result.output
+    assert (
+        "chosen als.factors = " in result.output and "holdout nDCG, most popular" in result.output
+    )

@@ -24,9 +24,6 @@ from api.app import create_app
 from api.jobs.train import run_training
 from api.model_holder import ModelHolder
 from api.routes import models as model_routes
-from api.settings import Settings
-from api.store.db import create_db_engine, make_session_factory, session_scope
-from api.store.models import active_model_version
 
 JOB_DEADLINE_SECONDS = 120.0
 
@@ -57,7 +54,9 @@ def client(fresh_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Test
 
 def second_version(world: World, **als: Any) -> str:
     """Another version, from a different ALS set-up (so its answers differ), forced active."""
-    config = write_model_config(world.settings.model_dir.parent, {"als": als})
+    config = write_model_config(
+        world.settings.model_dir.parent, {"als": als, "search": {"trials": 0}}
+    )
     settings = world.settings.model_copy(update={"model_config_file": config})
     return run_training(settings, force=True).version
 
@@ -113,7 +112,10 @@ def test_a_killed_training_job_fails_and_does_not_block_the_next(
     client: TestClient, fresh_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A slow set-up (seconds of ALS after the claim), so the kill lands in the middle of the run.
-    slow = {"als": {"factors": 64, "iterations": 60, "regularization": 1.0}}
+    slow = {
+        "als": {"factors": 64, "iterations": 60, "regularization": 1.0},
+        "search": {"trials": 0},
+    }
     settings = client.app.state.settings  # type: ignore[attr-defined]
     config = write_model_config(fresh_world.settings.model_dir.parent, slow)
     client.app.state.settings = settings.model_copy(update={"model_config_file": config})  # type: ignore[attr-defined]
@@ -164,23 +166,21 @@ def test_list_and_roll_back_served_at_once(client: TestClient, fresh_world: Worl
     assert served_version() == second and client.get("/v1/models").json()["serving"] == second
 
 
-def set_active_metrics(settings: Settings, metrics: dict[str, Any]) -> None:
-    engine = create_db_engine(settings.database_url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            row = active_model_version(session)
-            assert row is not None
-            row.metrics = metrics
-    finally:
-        engine.dispose()
-
-
 def test_the_gate_refuses_a_worse_candidate(client: TestClient, fresh_world: World) -> None:
-    active = client.get("/v1/models").json()["models"][0]
-    # The active version now claims a quality no retraining on this data reaches.
-    set_active_metrics(fresh_world.settings, {**active["metrics"], "ndcg@10": 0.99})
-    refused = run_training(fresh_world.settings)
+    """Paired: the active model's procedure (its stored config) is refitted on the same
+    training part and scored on the same holdout as the candidate, whose settings are bad."""
+    worse = {
+        "als": {"factors": 2, "iterations": 1, "regularization": 10000.0},
+        "hybrid": {"tag_share": 0.0},
+        "ranking": {"enabled": False},
+        "search": {"trials": 0},
+    }
+    path = write_model_config(fresh_world.settings.model_dir.parent, worse)
+    settings = fresh_world.settings.model_copy(update={"model_config_file": path})
+    refused = run_training(settings)
     assert refused.activated is False and refused.reason.startswith("refused")
+    assert "same holdout" in refused.reason
+    assert refused.metrics["ndcg@10"] < refused.metrics["active"]["ndcg@10"]
 
     listed = {m["version"]: m for m in client.get("/v1/models").json()["models"]}
     assert listed[refused.version]["status"] == "rejected"
@@ -189,7 +189,7 @@ def test_the_gate_refuses_a_worse_candidate(client: TestClient, fresh_world: Wor
     client.app.state.model_holder.refresh()  # type: ignore[attr-defined]
     assert client.get("/v1/models").json()["serving"] == fresh_world.version
 
-    forced = run_training(fresh_world.settings, force=True)
+    forced = run_training(settings, force=True)
     assert forced.activated and forced.reason.startswith("forced: refused")
 
 
@@ -278,3 +278,28 @@ def test_a_stale_read_of_the_active_version_never_swaps_an_older_model_back(
     poller.join()
     activation.join()
     assert holder.version == "v2"
+
+
+def test_a_version_shows_its_settings_and_every_search_trial(
+    client: TestClient, fresh_world: World
+) -> None:
+    searched = {"als": {"factors": 8, "iterations": 3}, "search": {"trials": 3, "seconds": 0}}
+    path = write_model_config(fresh_world.settings.model_dir.parent, searched)
+    settings = fresh_world.settings.model_copy(update={"model_config_file": path})
+    outcome = run_training(settings, force=True)
+
+    body = client.get(f"/v1/models/{outcome.version}").json()
+    search = body["search"]
+    assert search["trials"] == 3 and len(search["trial_scores"]) == 3
+    assert all(t["ndcg@10"] is not None and t["params"] for t in search["trial_scores"])
+    assert search["trial_scores"][0]["params"]["als.factors"] == 8  # the given config first
+    best = max(t["ndcg@10"] for t in search["trial_scores"])
+    assert search["validation_ndcg@10"] == pytest.approx(best)
+    chosen = search["chosen"]
+    assert body["config"]["als"]["factors"] == chosen["als.factors"]
+    assert body["config"]["ranking"]["ease_lambda"] == pytest.approx(chosen["ranking.ease_lambda"])
+    assert set(search["ranking_weights"]) >= {"retrieval", "item_item", "popularity"}
+
+    first = client.get(f"/v1/models/{fresh_world.version}").json()
+    assert first["search"]["trials"] == 0 and first["config"]["als"]["factors"] == 16
+    assert_problem(client.get("/v1/models/no-such-version"), 404)

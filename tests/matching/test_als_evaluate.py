@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matching.als import confidence_matrix, fit_als
+from matching.als import confidence_matrix, decay_reference, fit_als, weighted_confidence
 from matching.base import PAD_ID
 from matching.config import ALSConfig, EvalConfig, EventConfig
 from matching.data import EventLog
 from matching.evaluate import (
     audience_metrics,
     cold_item_split,
+    per_user_time_split,
     random_split,
     ranking_metrics,
     time_holdout,
@@ -30,12 +31,51 @@ def test_confidence_sums_type_weight_times_decay():
         ts=[now, now - 90 * DAY, now - 180 * DAY, now + DAY],
     )
     config = EventConfig(half_life_days=90.0, unknown_type_weight=0.5)
-    matrix = confidence_matrix(events, 3, 3, config, now)
+    matrix = confidence_matrix(events, 3, 3, config)
     assert matrix.shape == (3, 3) and matrix.dtype == np.float32
-    assert matrix[0, 2] == pytest.approx(2.0 + 1.0 * 0.5)  # click now + view one half-life ago
-    assert matrix[1, 0] == pytest.approx(5.0 * 0.25)  # purchase two half-lives ago
-    assert matrix[1, 1] == pytest.approx(0.5)  # unknown type; a future event counts as new
+    # ages count back from the newest event (now + 1 day), never from the wall clock
+    assert matrix[0, 2] == pytest.approx(2.0 * 2 ** (-1 / 90) + 1.0 * 2 ** (-91 / 90))
+    assert matrix[1, 0] == pytest.approx(5.0 * 2 ** (-181 / 90))
+    assert matrix[1, 1] == pytest.approx(0.5)  # unknown type, the newest event: no decay
     assert matrix[2].nnz == 0
+
+
+def test_decay_ignores_the_wall_clock_and_can_be_switched_off():
+    """Data whose newest event is years old keeps its weights: the same matrix as the same
+    events shifted to today."""
+    old = EventLog.from_columns(
+        user=[0, 0, 1],
+        item=[0, 1, 1],
+        types=["click", "view", "like"],
+        ts=[0.0, 30 * DAY, 60 * DAY],
+    )
+    shifted = EventLog.from_columns(
+        user=[0, 0, 1],
+        item=[0, 1, 1],
+        types=["click", "view", "like"],
+        ts=[5000 * DAY, 5030 * DAY, 5060 * DAY],
+    )
+    config = EventConfig(half_life_days=30.0)
+    a = confidence_matrix(old, 2, 2, config).toarray()
+    assert np.allclose(a, confidence_matrix(shifted, 2, 2, config).toarray())
+    assert a[1, 1] == pytest.approx(3.0) and a[0, 0] == pytest.approx(2.0 / 4)
+    off = confidence_matrix(old, 2, 2, EventConfig(half_life_days=None)).toarray()
+    assert np.allclose(off, [[2.0, 1.0], [0.0, 3.0]])
+
+
+@pytest.mark.parametrize("weighting", ["linear", "log", "bm25"])
+def test_confidence_weightings_keep_structure_and_order(weighting):
+    dense = np.zeros((3, 8), np.float32)  # BM25's idf needs users that touched few of the items
+    dense[:, :3] = [[1.0, 4.0, 0.0], [2.0, 0.0, 0.0], [0.0, 1.0, 8.0]]
+    scaled = weighted_confidence(
+        sp.csr_matrix(dense), ALSConfig(alpha=2.0, weighting=weighting)
+    ).toarray()
+    assert np.array_equal(scaled > 0, dense > 0) and (scaled[dense > 0] >= 1.0).all()
+    if weighting == "linear":
+        assert np.allclose(scaled[dense > 0], 1 + 2 * dense[dense > 0])
+    if weighting == "log":
+        assert np.allclose(scaled[dense > 0], 1 + 2 * np.log1p(dense[dense > 0]))
+    assert scaled[2, 2] > scaled[2, 1]  # more weight, more confidence, whatever the curve
 
 
 def test_fit_als_leaves_rows_without_events_at_zero():
@@ -96,3 +136,25 @@ def test_audience_metrics_perfect_reversed_and_ties():
     assert result["auc"] == pytest.approx(0.0) and result["recall@4"] == pytest.approx(1.0)
     flat = np.zeros((2, 4))
     assert audience_metrics(lambda rows: flat[rows], np.array([0, 1]), truth, 2)["auc"] == 0.5
+
+
+def test_per_user_time_split_holds_out_each_users_newest_events():
+    events = EventLog.from_columns(
+        user=[0, 0, 0, 0, 0, 1, 1, 2],
+        item=[0, 1, 2, 3, 4, 0, 1, 2],
+        types=["view"] * 8,
+        ts=[5.0, 1.0, 4.0, 2.0, 3.0, 9.0, 8.0, 1.0],
+    )
+    train, test = per_user_time_split(events, 0.4)
+    assert test.tolist() == [True, False, True, False, False, True, False, False]
+    assert (train == ~test).all()  # user 2's only event stays in training
+
+
+def test_a_future_dated_event_does_not_decay_the_others():
+    events = EventLog.from_columns(
+        user=[0, 0], item=[0, 1], types=["click", "click"], ts=[100 * DAY, 900 * DAY]
+    )
+    reference = decay_reference(events, now=100 * DAY)  # the second event is dated ahead
+    assert reference == 100 * DAY
+    matrix = confidence_matrix(events, 1, 2, EventConfig(half_life_days=10.0), reference)
+    assert np.allclose(matrix.toarray(), [[2.0, 2.0]])

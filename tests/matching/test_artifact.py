@@ -7,11 +7,15 @@ import pytest
 
 from matching import artifact
 from matching.artifact import IncompleteArtifact, remove_stale_temp_dirs
-from matching.config import ALSConfig, HybridConfig, ModelConfig
+from matching.config import ALSConfig, HybridConfig, ModelConfig, RankingConfig, SearchConfig
 from matching.model import TrainedModel
 from matching.pipeline import train
 
-CONFIG = ModelConfig(als=ALSConfig(factors=8, iterations=4), hybrid=HybridConfig(tag_dim=4))
+CONFIG = ModelConfig(
+    als=ALSConfig(factors=8, iterations=4),
+    hybrid=HybridConfig(tag_dim=4),
+    search=SearchConfig(trials=0),
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +27,9 @@ def test_round_trip_answers_the_same(tmp_path, artifact_model):
     artifact_model.save(tmp_path / "a1")
     loaded = TrainedModel.load(tmp_path / "a1")
     assert isinstance(loaded.item_vectors, np.memmap)
+    assert loaded.ranking is not None and artifact_model.ranking is not None
+    assert isinstance(loaded.ranking.item_item_dense, np.memmap)
+    assert np.array_equal(loaded.ranking.weights, artifact_model.ranking.weights)
     assert (loaded.version, loaded.digest) == ("a1", CONFIG.digest())
     assert loaded.config == CONFIG and loaded.counts == artifact_model.counts
     for user in ("u0", "u88", "nobody"):
@@ -35,6 +42,26 @@ def test_round_trip_answers_the_same(tmp_path, artifact_model):
     assert not isinstance(eager.item_vectors, np.memmap)
     with pytest.raises(FileExistsError):
         artifact_model.save(tmp_path / "a1")
+
+
+def test_sparse_item_knn_ranking_round_trips_memory_mapped(tmp_path, engine_planted):
+    """Above ease_max_items the item-to-item part is a sparse kNN, saved as CSR arrays."""
+    config = CONFIG.model_copy(update={"ranking": RankingConfig(ease_max_items=10)})
+    model = train(engine_planted.snapshot, config, version="knn", evaluate=False)
+    assert model.ranking is not None and model.ranking.item_item_dense is None
+    model.save(tmp_path / "knn")
+    loaded = TrainedModel.load(tmp_path / "knn")
+    assert loaded.ranking is not None and loaded.ranking.item_item_sparse is not None
+    assert _memory_mapped(loaded.ranking.item_item_sparse.data)
+    for user in ("u0", "u40", "u70"):
+        assert loaded.recommend(user, 5) == model.recommend(user, 5)
+
+
+def _memory_mapped(array: np.ndarray) -> bool:
+    """scipy wraps the arrays it is handed in plain ndarray views: look through them."""
+    while array is not None and not isinstance(array, np.memmap):
+        array = getattr(array, "base", None)
+    return array is not None
 
 
 def test_crash_mid_write_keeps_previous_and_hides_partial(tmp_path, monkeypatch, artifact_model):

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matching.config import ALSConfig, EvalConfig, EventConfig, HybridConfig, ModelConfig
+from matching.config import (
+    ALSConfig,
+    EvalConfig,
+    EventConfig,
+    HybridConfig,
+    ModelConfig,
+    SearchConfig,
+)
 from matching.data import EventLog, Snapshot
 from matching.hybrid import shared_tags
 from matching.model import TrainedModel
@@ -17,6 +24,7 @@ CONFIG = ModelConfig(
     als=ALSConfig(factors=16, iterations=10),
     hybrid=HybridConfig(tag_dim=8),
     eval=EvalConfig(holdout_days=5),
+    search=SearchConfig(trials=0),
 )
 
 
@@ -116,15 +124,30 @@ def test_similar_items_known_and_new(engine_model, engine_planted):
     assert np.mean(_item_clusters(engine_model, engine_planted, new) == 1) >= 0.8
 
 
-def test_training_measures_and_the_gate_refuses_worse(engine_model):
+def test_training_measures_and_the_first_model_must_beat_most_popular(engine_model):
     metrics = engine_model.metrics
     assert metrics["evaluated"] and metrics["ndcg@10"] > 0.2 and metrics["cold_auc"] > 0.7
-    accept, _ = gate(metrics, None, 0.02)
-    assert accept
-    accept, reason = gate({"ndcg@10": 0.30}, {"ndcg@10": 0.40}, 0.02)
-    assert not accept and "refused" in reason
-    assert gate({"ndcg@10": 0.395}, {"ndcg@10": 0.40}, 0.02)[0]
-    assert not gate({"evaluated": False}, {"ndcg@10": 0.40}, 0.02)[0]
+    popular = metrics["most_popular"]["ndcg@10"]
+    assert metrics["ndcg@10"] > popular and "active" not in metrics
+    accept, reason = gate(metrics, 0.02)
+    assert accept and "most popular" in reason
+    accept, reason = gate({"evaluated": True, "ndcg@10": 0.1, "most_popular": {"ndcg@10": 0.1}}, 0)
+    assert not accept and "must beat most popular" in reason
+
+
+def test_the_paired_gate_compares_numbers_from_the_same_holdout():
+    def run(candidate: float, active: float) -> tuple[bool, str]:
+        metrics = {
+            "evaluated": True,
+            "ndcg@10": candidate,
+            "active": {"ndcg@10": active},
+            "most_popular": {"ndcg@10": 0.5},  # a later model is judged against the active
+        }
+        return gate(metrics, 0.02)
+
+    assert not run(0.30, 0.40)[0] and "refused" in run(0.30, 0.40)[1]
+    assert run(0.395, 0.40)[0] and "same holdout" in run(0.395, 0.40)[1]
+    assert not gate({"evaluated": False}, 0.02)[0]
 
 
 def test_config_digest_follows_config():
@@ -138,7 +161,9 @@ def test_retrain_keeps_tag_columns(engine_model, engine_planted):
     again = train(engine_planted.snapshot, CONFIG, previous=engine_model, evaluate=False)
     old = engine_model.tagspace.tags.to_list()
     assert again.tagspace.tags.to_list()[: len(old)] == old
-    assert again.metrics == {"evaluated": False, "train_seconds": again.metrics["train_seconds"]}
+    assert not again.metrics["evaluated"] and "ndcg@10" not in again.metrics
+    assert again.metrics["search"]["trials"] == 0  # budget 0: the config as given
+    assert again.config == CONFIG
 
 
 def test_exclude_seen_covers_every_snapshot_event_even_weightless_ones(engine_planted):

@@ -9,13 +9,18 @@ import pytest
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 
-from matching.config import ALSConfig, HybridConfig, ModelConfig, TagConfig
+from matching.config import ALSConfig, HybridConfig, ModelConfig, SearchConfig, TagConfig
 from matching.data import Snapshot
 from matching.foldin import RecentEvents
 from matching.model import TrainedModel
 from matching.pipeline import train
 
-CONFIG = ModelConfig(als=ALSConfig(factors=16, iterations=15), hybrid=HybridConfig(tag_dim=8))
+# The settings as given (no model search): these tests compare with that config's equations.
+CONFIG = ModelConfig(
+    als=ALSConfig(factors=16, iterations=15),
+    hybrid=HybridConfig(tag_dim=8),
+    search=SearchConfig(trials=0),
+)
 NO_EVENTS = RecentEvents(item_ids=[], types=[], values=[], ts=[])
 FOOD, YOGA = "food", "yoga"  # two of conftest.make_planted's clusters
 SNAPSHOT_TIME = 1_700_000_000.0  # conftest.SNAPSHOT_TIME, checked by the fixture

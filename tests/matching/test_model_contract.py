@@ -23,7 +23,7 @@ MODELS = {
 @pytest.fixture(scope="module")
 def training_data(engine_planted):
     snap = engine_planted.snapshot
-    confidence = confidence_matrix(snap.events, snap.n_users, snap.n_items, EventConfig(), snap.now)
+    confidence = confidence_matrix(snap.events, snap.n_users, snap.n_items, EventConfig())
     return TrainingData(confidence, engine_planted.tagspace)
 
 

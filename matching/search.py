@@ -1,0 +1,271 @@
+"""Model search: the settings of a training run found on its own data, within a budget.
+
+Settings tuned once on one data set do not carry to another (a 90-day half-life erases a data
+set whose events span years; ml-100k wants strong regularisation, sparser data does not), so
+every training run searches. The search:
+
+* carves a validation split out of the data it is given, which in a training run is the
+  *training part* of the time holdout, never the gate's test part: by time (the newest events,
+  the gate's own rule one step earlier), "user_time" (each user's newest events) or
+  "random" (a seeded share), per SearchConfig.validation;
+* builds the tag space of the fitting part once (no searched setting changes it);
+* runs optuna's TPE sampler (seeded) over ALS factors, regularization, alpha, iterations, the
+  confidence weighting (linear, log, bm25), the decay half-life including "off", tag_share,
+  tag_dim, the ridge penalty and EASE's penalty; the given config is always trial 0, so the
+  result is never worse on validation than what was asked for;
+* scores each trial exactly as it would serve: joint-vector retrieval of
+  RankingConfig.candidates items (seen ones excluded), then the ranking stage with blend weights
+  learned on the same validation rows (matching/ranking.py), nDCG@k of the top k;
+* stops after SearchConfig.trials trials or SearchConfig.seconds, whichever comes first. With
+  trials = 0 the config is used as given (the ranking blend is still learned: it is part of
+  the procedure, not a setting).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import scipy.sparse as sp
+
+from matching.als import confidence_matrix, decay_reference, interaction_matrix
+from matching.base import TrainingData
+from matching.config import ModelConfig
+from matching.data import Snapshot
+from matching.evaluate import per_user_time_split, random_split, time_holdout
+from matching.ranking import (
+    FEATURES,
+    RETRIEVAL_ONLY,
+    RankingStage,
+    learn_weights,
+    ndcg_per_row,
+    retrieve_exact,
+    split_scores,
+)
+from matching.recommenders import Hybrid
+from matching.tagspace import TagSpace, build_tagspace
+from matching.vocabulary import Vocabulary
+
+log = logging.getLogger("tagmatch.search")
+
+TAG_DIMS = (8, 16, 32, 64)
+WEIGHTINGS = ("linear", "log", "bm25")
+
+
+def restrict(snapshot: Snapshot, mask: np.ndarray) -> Snapshot:
+    """The snapshot with only the events in `mask` (users and items unchanged)."""
+    events = snapshot.events.subset(mask)
+    now = decay_reference(events, snapshot.now)  # its newest event, never a future-dated one
+    return Snapshot(users=snapshot.users, items=snapshot.items, events=events, now=now)
+
+
+def validation_split(snapshot: Snapshot, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(fit_mask, validation_mask) over the snapshot's events."""
+    search = config.search
+    if search.validation == "user_time":
+        return per_user_time_split(snapshot.events, search.validation_fraction)
+    if search.validation == "random":
+        fit, held = random_split(len(snapshot.events), search.validation_fraction, search.seed)
+        users_with_history = np.zeros(snapshot.n_users, bool)
+        users_with_history[snapshot.events.user[fit]] = True
+        return fit, held & users_with_history[snapshot.events.user]
+    rule = config.eval.model_copy(update={"holdout_max_fraction": search.validation_fraction})
+    return time_holdout(snapshot.events, rule)
+
+
+@dataclass(slots=True)
+class Validation:
+    """The fitting part, its tag space, and the validation truth of the users scored."""
+
+    fit: Snapshot
+    tagspace: TagSpace
+    users: np.ndarray  # rows with validation events and fitting history
+    seen: sp.csr_matrix  # (len(users), n_items) fitting-part interactions: excluded, history
+    truth: sp.csr_matrix  # (len(users), n_items) validation interactions
+
+
+def prepare(
+    snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None
+) -> Validation | None:
+    """None when the data is too small to hold anything out."""
+    fit_mask, val_mask = validation_split(snapshot, config)
+    if not fit_mask.any() or not val_mask.any():
+        return None
+    fit = restrict(snapshot, fit_mask)
+    truth = interaction_matrix(snapshot.events.subset(val_mask), snapshot.n_users, snapshot.n_items)
+    users = np.flatnonzero(np.diff(truth.indptr) > 0)
+    seen = interaction_matrix(fit.events, snapshot.n_users, snapshot.n_items)
+    tagspace = build_tagspace(fit, config.tags, config.events, tags=tags)
+    return Validation(fit, tagspace, users, seen[users], truth[users])
+
+
+def score(validation: Validation, config: ModelConfig) -> tuple[float, np.ndarray]:
+    """(validation nDCG@k, ranking blend weights) of one config, scored as it would serve."""
+    fit = validation.fit
+    reference = decay_reference(fit.events, fit.now)
+    confidence = confidence_matrix(fit.events, fit.n_users, fit.n_items, config.events, reference)
+    model = Hybrid(config.als, config.hybrid).fit(TrainingData(confidence, validation.tagspace))
+    k, users = config.eval.k, validation.users
+    queries = model.user_vectors[users]
+    width = max(config.ranking.candidates, k) if config.ranking.enabled else k
+    candidates, retrieval = retrieve_exact(queries, model.item_vectors, validation.seen, width)
+    if not config.ranking.enabled:
+        return float(ndcg_per_row(candidates, validation.truth).mean()), RETRIEVAL_ONLY.copy()
+    all_seen = interaction_matrix(fit.events, fit.n_users, fit.n_items)
+    stage = RankingStage.fit(all_seen, fit.events, config.ranking)
+    cf, tag = split_scores(queries, model.item_vectors[candidates], model.space.n_factors)
+    features = stage.features(retrieval, cf, tag, validation.seen, candidates)
+    weights, ndcg, _ = learn_weights(
+        stage, features, candidates, validation.truth, k, config.search.seed
+    )
+    return ndcg, weights
+
+
+def suggest(trial: optuna.Trial, given: ModelConfig) -> dict[str, Any]:
+    """One point of the search space (flat names: section.field). Each range is widened to
+    include the given config's value, which is enqueued as trial 0."""
+    start = params_of(given)
+
+    def real(name: str, low: float, high: float) -> float:
+        value = start.get(name, low)
+        return trial.suggest_float(name, min(low, value), max(high, value), log=True)
+
+    def whole(name: str, low: int, high: int, log: bool = False) -> int:
+        value = start[name]
+        return trial.suggest_int(name, min(low, value), max(high, value), log=log)
+
+    params: dict[str, Any] = {
+        "als.factors": whole("als.factors", 16, 192, log=True),
+        "als.regularization": real("als.regularization", 0.01, 300.0),
+        "als.alpha": real("als.alpha", 0.1, 50.0),
+        "als.iterations": whole("als.iterations", 5, 30),
+        "als.weighting": trial.suggest_categorical("als.weighting", WEIGHTINGS),
+        "decay": trial.suggest_categorical("decay", ("on", "off")),
+        "hybrid.tag_share": trial.suggest_float(
+            "hybrid.tag_share", 0.0, max(0.5, start["hybrid.tag_share"])
+        ),
+        "hybrid.tag_dim": trial.suggest_categorical(
+            "hybrid.tag_dim", tuple(sorted({*TAG_DIMS, start["hybrid.tag_dim"]}))
+        ),
+        "hybrid.ridge_lambda": real("hybrid.ridge_lambda", 0.1, 1000.0),
+        "ranking.ease_lambda": real("ranking.ease_lambda", 10.0, 5000.0),
+    }
+    if params["decay"] == "on":
+        params["events.half_life_days"] = real("events.half_life_days", 3.0, 1000.0)
+    return params
+
+
+def params_of(config: ModelConfig) -> dict[str, Any]:
+    """The search-space coordinates of a config (to enqueue it as trial 0)."""
+    params: dict[str, Any] = {
+        "als.factors": config.als.factors,
+        "als.regularization": config.als.regularization,
+        "als.alpha": config.als.alpha,
+        "als.iterations": config.als.iterations,
+        "als.weighting": config.als.weighting,
+        "decay": "off" if config.events.half_life_days is None else "on",
+        "hybrid.tag_share": config.hybrid.tag_share,
+        "hybrid.tag_dim": config.hybrid.tag_dim,
+        "hybrid.ridge_lambda": config.hybrid.ridge_lambda,
+        "ranking.ease_lambda": config.ranking.ease_lambda,
+    }
+    if config.events.half_life_days is not None:
+        params["events.half_life_days"] = config.events.half_life_days
+    return params
+
+
+def apply(config: ModelConfig, params: dict[str, Any]) -> ModelConfig:
+    """config with the searched fields replaced; validated like a config file."""
+    sections: dict[str, dict[str, Any]] = {}
+    for name, value in params.items():
+        if name == "decay":
+            if value == "off":
+                sections.setdefault("events", {})["half_life_days"] = None
+            continue
+        section, field_name = name.split(".", 1)
+        sections.setdefault(section, {})[field_name] = value
+    data = config.model_dump()
+    for section, values in sections.items():
+        data[section].update(values)
+    return ModelConfig.model_validate(data)
+
+
+@dataclass(slots=True)
+class SearchOutcome:
+    config: ModelConfig  # the chosen settings (the given ones when nothing was searched)
+    weights: np.ndarray  # the ranking blend learned on validation
+    validation_ndcg: float | None
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self, k: int) -> dict[str, Any]:
+        """What is stored with the model version and printed by `tagmatch train`."""
+        return {
+            "trials": len(self.trials),
+            "seconds": round(self.seconds, 2),
+            f"validation_ndcg@{k}": self.validation_ndcg,
+            "chosen": params_of(self.config),
+            "ranking_weights": dict(zip(FEATURES, map(float, self.weights), strict=True)),
+            "trial_scores": self.trials,
+        }
+
+
+def search(
+    snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None
+) -> SearchOutcome:
+    """Search within config.search's budget (module docstring)."""
+    started = time.monotonic()
+    validation = prepare(snapshot, config, tags)
+    if validation is None or len(validation.users) == 0:
+        return SearchOutcome(config, RETRIEVAL_ONLY.copy(), None)
+    if config.search.trials == 0:
+        ndcg, weights = score(validation, config)
+        return SearchOutcome(config, weights, ndcg, seconds=time.monotonic() - started)
+
+    def objective(trial: optuna.Trial) -> float:
+        trial_started = time.monotonic()
+        ndcg, weights = score(validation, apply(config, suggest(trial, config)))
+        trial.set_user_attr("weights", [float(w) for w in weights])
+        trial.set_user_attr("seconds", round(time.monotonic() - trial_started, 3))
+        return ndcg
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.search.seed)
+    )
+    study.enqueue_trial(params_of(config), skip_if_exists=True)
+    remaining = config.search.seconds - (time.monotonic() - started)
+    study.optimize(
+        objective,
+        n_trials=config.search.trials,
+        timeout=max(remaining, 1e-3) if config.search.seconds > 0 else None,
+        catch=(np.linalg.LinAlgError, ValueError),
+    )
+    k = config.eval.k
+    trials = [
+        {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            f"ndcg@{k}": t.value,
+            "seconds": t.user_attrs.get("seconds"),
+            "params": t.params,
+        }
+        for t in study.trials
+    ]
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not completed:
+        raise RuntimeError("model search: no trial completed")
+    best = max(completed, key=lambda t: (t.value, -t.number))
+    chosen = apply(config, best.params)
+    log.info("model search chose trial %d of %d: %s", best.number, len(trials), best.params)
+    return SearchOutcome(
+        chosen,
+        np.asarray(best.user_attrs["weights"], np.float32),
+        float(best.value) if best.value is not None else None,
+        trials,
+        time.monotonic() - started,
+    )

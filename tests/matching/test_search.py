@@ -1,0 +1,150 @@
+"""The model search and the ranking stage on planted clusters: seeded, budgeted, never looking
+at the gate's holdout, and one ranking pipeline for serving and evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from matching import pipeline
+from matching.als import interaction_matrix
+from matching.config import (
+    ALSConfig,
+    EvalConfig,
+    HybridConfig,
+    ModelConfig,
+    RankingConfig,
+    SearchConfig,
+)
+from matching.evaluate import time_holdout
+from matching.foldin import RecentEvents
+from matching.pipeline import train
+from matching.ranking import RETRIEVAL_ONLY, RankingStage, fit_ease, rank_batch
+from matching.search import apply, params_of, search, validation_split
+
+BASE = ModelConfig(
+    als=ALSConfig(factors=8, iterations=4),
+    hybrid=HybridConfig(tag_dim=4),
+    eval=EvalConfig(holdout_days=5),
+    search=SearchConfig(trials=3, seconds=0, seed=3),
+)
+
+
+def test_budget_zero_uses_the_config_as_given_and_still_learns_the_blend(engine_planted):
+    given = BASE.model_copy(update={"search": SearchConfig(trials=0)})
+    outcome = search(engine_planted.snapshot, given)
+    assert outcome.config == given and outcome.trials == []
+    assert outcome.validation_ndcg is not None and outcome.weights.shape == (6,)
+
+
+def test_search_is_seeded_starts_from_the_given_config_and_keeps_the_best(engine_planted):
+    first = search(engine_planted.snapshot, BASE)
+    again = search(engine_planted.snapshot, BASE)
+    assert [t["params"] for t in first.trials] == [t["params"] for t in again.trials]
+    assert len(first.trials) == 3
+    assert first.trials[0]["params"] == params_of(BASE)  # trial 0 is what was asked for
+    scores = [t["ndcg@10"] for t in first.trials]
+    assert first.validation_ndcg == pytest.approx(max(scores))
+    best = first.trials[int(np.argmax(scores))]["params"]
+    assert params_of(first.config) == pytest.approx(best)
+    assert first.config.eval == BASE.eval and first.config.search == BASE.search
+
+
+def test_decay_off_is_a_searchable_setting():
+    params = {**params_of(BASE), "decay": "off"}
+    params.pop("events.half_life_days")
+    assert apply(BASE, params).events.half_life_days is None
+    assert params_of(apply(BASE, params)) == params
+
+
+def test_the_search_never_sees_the_gates_holdout(engine_planted, monkeypatch):
+    snapshot = engine_planted.snapshot
+    _, test_mask = time_holdout(snapshot.events, BASE.eval)
+    test_start = snapshot.events.ts[test_mask].min()
+    seen_by_search: list[float] = []
+    real_search = pipeline.search
+
+    def spy(part, config, tags=None):
+        seen_by_search.append(float(part.events.ts.max()))
+        fit, val = validation_split(part, config)
+        assert fit.any() and val.any() and not (fit & val).any()
+        return real_search(part, config, tags)
+
+    monkeypatch.setattr(pipeline, "search", spy)
+    model = train(snapshot, BASE, version="v-spy")
+    assert seen_by_search and max(seen_by_search) < test_start
+    assert model.metrics["search"]["trials"] == 3 and model.metrics["evaluated"]
+
+
+def test_serving_and_evaluation_rank_through_the_same_stage(engine_planted):
+    model = train(engine_planted.snapshot, BASE, version="v-rank", evaluate=False)
+    assert model.ranking is not None
+    width = model.config.ranking.candidates
+    for user in ("u0", "u31", "u65"):
+        row = model.users.index(user)
+        served = model.recommend(user, 5).items
+        seen = model.interacted_items(row)
+        query = np.asarray(model.user_vectors[row])[None, :]
+        candidates, retrieval = model.item_index.search(query, width, None, seen)
+        history = sp.csr_matrix(
+            (np.ones(len(seen), np.float32), seen, [0, len(seen)]), shape=(1, len(model.items))
+        )
+        rows, scores = rank_batch(
+            model.ranking, query, model.item_vectors, model.space.n_factors, history,
+            candidates, retrieval, 5,
+        )  # fmt: skip
+        assert [s.id for s in served] == model.items.lookup(rows[0])
+        assert [s.score for s in served] == pytest.approx(scores[0].tolist())
+
+
+def test_retrieval_only_weights_keep_faiss_order(engine_planted):
+    config = BASE.model_copy(update={"ranking": RankingConfig(enabled=False)})
+    plain = train(engine_planted.snapshot, config, version="plain", evaluate=False)
+    assert plain.ranking is None
+    events = engine_planted.snapshot.events
+    interactions = interaction_matrix(events, plain.seen.shape[0], plain.seen.shape[1])
+    stage = RankingStage.fit(interactions, events, RankingConfig(), RETRIEVAL_ONLY)
+    row = plain.users.index("u3")
+    seen = plain.interacted_items(row)
+    query = np.asarray(plain.user_vectors[row])[None, :]
+    candidates, retrieval = plain.item_index.search(query, 50, None, seen)
+    history = sp.csr_matrix(
+        (np.ones(len(seen), np.float32), seen, [0, len(seen)]), shape=(1, len(plain.items))
+    )
+    rows, _ = rank_batch(
+        stage, query, plain.item_vectors, plain.space.n_factors, history, candidates, retrieval, 8
+    )
+    assert rows[0].tolist() == candidates[0, :8].tolist()
+    assert [s.id for s in plain.recommend("u3", 8).items] == plain.items.lookup(rows[0])
+
+
+def test_ease_matches_its_closed_form():
+    rng = np.random.default_rng(1)
+    x = (rng.random((40, 12)) < 0.3).astype(np.float64)
+    weights = fit_ease(sp.csr_matrix(x), 5.0)
+    p = np.linalg.inv(x.T @ x + 5.0 * np.eye(12))
+    expected = np.eye(12) - p / np.diag(p)
+    assert np.allclose(weights, expected, atol=1e-5) and not np.diag(weights).any()
+
+
+@pytest.mark.parametrize(("weighting", "half_life"), [("linear", 5.0), ("log", None)])
+def test_fold_in_decays_and_weights_as_training_did(engine_planted, weighting, half_life):
+    """Searched settings reach fold-in: decay from the newest snapshot event (the planted
+    events end before the snapshot time) and the confidence curve. (Log weighting with a
+    short half-life leaves confidences near 1, where ALS is still moving after 40 sweeps.)"""
+    config = BASE.model_copy(
+        update={
+            "als": ALSConfig(factors=8, iterations=40, weighting=weighting),
+            "search": SearchConfig(trials=0),
+            "events": BASE.events.model_copy(update={"half_life_days": half_life}),
+        }
+    )
+    model = train(engine_planted.snapshot, config, version="fold", evaluate=False)
+    empty = RecentEvents(item_ids=[], types=[], values=[], ts=[])
+    for row in np.flatnonzero(np.diff(model.seen.indptr) > 0)[:10]:
+        folded = model.foldin().fold(int(row), empty)
+        assert folded is not None
+        trained = np.asarray(model.user_vectors[row])
+        cosine = folded.query @ trained / np.linalg.norm(folded.query) / np.linalg.norm(trained)
+        assert cosine > 0.999
