@@ -18,6 +18,11 @@ from .job_out import JobOut
 from .job_out_result_type_0 import JobOutResultType0
 from .keyword import Keyword
 from .model_list import ModelList
+from .model_version_detail import ModelVersionDetail
+from .model_version_detail_config_type_0 import ModelVersionDetailConfigType0
+from .model_version_detail_counts import ModelVersionDetailCounts
+from .model_version_detail_metrics import ModelVersionDetailMetrics
+from .model_version_detail_search_type_0 import ModelVersionDetailSearchType0
 from .model_version_out import ModelVersionOut
 from .model_version_out_counts import ModelVersionOutCounts
 from .model_version_out_metrics import ModelVersionOutMetrics
@@ -70,6 +75,11 @@ __all__ = (
     "JobOutResultType0",
     "Keyword",
     "ModelList",
+    "ModelVersionDetail",
+    "ModelVersionDetailConfigType0",
+    "ModelVersionDetailCounts",
+    "ModelVersionDetailMetrics",
+    "ModelVersionDetailSearchType0",
     "ModelVersionOut",
     "ModelVersionOutCounts",
     "ModelVersionOutMetrics",
