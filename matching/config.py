@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,6 +81,25 @@ class ALSConfig(_Section):
     alpha: float = Field(5.0, gt=0, description="confidence = 1 + alpha * weight")
     iterations: int = Field(15, ge=1, le=200)
     random_state: int = 42
+    backend: Literal["implicit", "spark"] = Field(
+        "implicit",
+        description="who fits the factors: implicit on this machine, or Spark MLlib ALS "
+        "(implicitPrefs) for interaction data that outgrows one machine (needs the spark extra)",
+    )
+    spark_master: str = Field(
+        "local[2]",
+        description="Spark master URL of the spark backend: local[N] runs in this process's JVM; "
+        "spark://host:7077, yarn or k8s://… points training at a cluster",
+    )
+    spark_work_dir: str | None = Field(
+        None,
+        description="directory the spark backend exchanges Parquet through (confidence triples "
+        "out, factors back); on a cluster it must be a path every executor and this process "
+        "share; unset: a temporary directory here, enough for local[N]",
+    )
+    spark_blocks: int = Field(
+        4, ge=1, le=10_000, description="Spark ALS user and item blocks (its unit of parallelism)"
+    )
 
 
 class HybridConfig(_Section):
