@@ -61,6 +61,7 @@ def spark_session(master: str) -> Iterator[SparkSession]:
         SparkSession.builder.master(master)
         .appName("tagmatch-als")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .getOrCreate()
     )

@@ -7,8 +7,10 @@ session instead of starting its own JVM per fit.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,11 @@ import scipy.sparse as sp
 from matching.als import confidence_matrix, fit_als
 from matching.artifact import load_model, save_model
 from matching.config import ALSConfig, EvalConfig, EventConfig, HybridConfig, ModelConfig
+from matching.datasets import load_movielens_100k, movielens_path
 from matching.pipeline import gate, train
 from matching.spark_als import fit_als_spark, read_factors, spark_reg_param
 
-SPARK_ALS = ALSConfig(factors=16, iterations=10, backend="spark", spark_blocks=2)
+SPARK_ALS = ALSConfig(factors=16, iterations=6, backend="spark", spark_blocks=1)
 SPARK_CONFIG = ModelConfig(
     als=SPARK_ALS, hybrid=HybridConfig(tag_dim=8), eval=EvalConfig(holdout_days=5)
 )
@@ -49,6 +52,7 @@ def spark_local() -> Iterator[Any]:
         SparkSession.builder.master("local[2]")
         .appName("tagmatch-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "512m")
         .getOrCreate()
@@ -119,3 +123,25 @@ def test_train_with_the_spark_backend_evaluates_gates_and_saves_the_same_artifac
     assert result.strategy == "personal" and len(result.items) == 5
     clusters = engine_planted.item_cluster[loaded.item_rows([s.id for s in result.items])]
     assert np.mean(clusters == engine_planted.user_cluster[row]) >= 0.6
+
+
+def _parity_bench() -> Any:
+    path = Path(__file__).resolve().parents[2] / "bench" / "spark_parity.py"
+    spec = importlib.util.spec_from_file_location("spark_parity", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(movielens_path() is None, reason="MovieLens 100K not available")
+def test_spark_ndcg_is_within_five_percent_of_implicit_on_ml100k(spark_local):
+    """bench/spark_parity.py's check on one seed, ALS alone (the part the backend changes)."""
+    path = movielens_path()
+    assert path is not None
+    bench = _parity_bench()
+    snapshot = load_movielens_100k(path).to_snapshot()
+    results = bench.compare(snapshot, [0], "local[2]", HybridConfig(tag_share=0.0))
+    (ratio,) = bench.parity_ratios(results)
+    assert abs(ratio - 1.0) <= bench.TOLERANCE, results
