@@ -116,6 +116,19 @@ class HybridConfig(_Section):
 
 class IndexConfig(_Section):
     exact_max: int = Field(50_000, ge=1, description="exact inner-product search up to this size")
+    large_kind: Literal["hnsw", "ivf_sq8"] = Field(
+        "hnsw",
+        description="index above exact_max: HNSW (best recall per query, slow single-thread "
+        "build), or IVF with 8-bit scalar-quantised codes (builds in minutes at 1M rows; "
+        "see BENCHMARKS.md, scale)",
+    )
+    ivf_lists: int = Field(
+        0, ge=0, description="IVF cells; 0: 4 x sqrt(rows), the FAISS rule of thumb"
+    )
+    ivf_nprobe: int = Field(64, ge=1, description="IVF cells visited per query")
+    ivf_train_max: int = Field(
+        100_000, ge=1_000, description="rows sampled to train the IVF cells and the quantiser"
+    )
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_search: int = Field(128, ge=8)
     hnsw_ef_construction: int = Field(80, ge=8)
