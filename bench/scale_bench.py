@@ -10,9 +10,10 @@ timed by wrapping the functions it calls; right after, in the same process, impl
 AlternatingLeastSquares is fitted on the very matrix the final fit saw (same factors,
 regularisation, iterations, confidence), the baseline of the final-fit ratio. The user index is
 IVF+SQ8 (index.large_kind): HNSW's single-thread build does not fit a nightly window at a million
-users (BENCHMARKS.md). The serving worker is a fresh process that loads the saved artifact
-memory-mapped, answers recommendations and audiences, and reports its resident memory split into
-file-backed pages (shared by every worker on the node) and its own.
+users (BENCHMARKS.md). The serving worker is a fresh process that loads the saved artifact as
+a serving process does (api.model_holder.load_for_serving: memory-mapped, then warmed), answers
+recommendations and audiences, and reports its resident memory split into file-backed pages
+(shared by every worker on the node) and its own.
 """
 
 from __future__ import annotations
@@ -147,8 +148,8 @@ def audiences(vectors: np.ndarray, queries: np.ndarray, index: VectorIndex) -> l
 SERVING_WORKER = """
 import json, sys, time, resource
 import numpy as np
-from matching.artifact import load_model
-model = load_model(__import__('pathlib').Path(sys.argv[1]), mmap=True)
+from api.model_holder import load_for_serving  # what a serving process does: mmap + warm
+model = load_for_serving(__import__('pathlib').Path(sys.argv[1]))
 rng = np.random.default_rng(0)
 users = model.users.ids
 items = model.items.ids
@@ -264,7 +265,9 @@ def main() -> None:
         directory = args.model_dir or Path(tmp) / "scale"
         started = time.perf_counter()
         save_model(model, directory)
-        print(f"\nartifact saved in {time.perf_counter() - started:.1f} s")
+        print(f"\nartifact saved in {time.perf_counter() - started:.1f} s; files:")
+        for path in sorted(directory.iterdir(), key=lambda p: -p.stat().st_size):
+            print(f"  {path.name}: {path.stat().st_size / 2**20:.1f} MiB")
         del model, snapshot, confidence
         worker = serving_worker(directory)
     print(
