@@ -3,11 +3,12 @@
     .venv/bin/python bench/snapshot_bench.py --users 100000 --items 10000 --events 1000000
 
 A synthetic catalogue (matching.synthetic) is written through api.ingest.write_catalogue into a
-schema of its own (kept for reruns, keyed by the sizes; --recreate rebuilds it). Then two fresh
-processes read it with api.store.snapshot.read_snapshot in a snapshot_session, one after the
-other: as shipped (yield_per: a server-side cursor sending STREAM_BATCH rows at a time, columns
-straight into typed arrays) and the baseline, the same function with every query fetched whole
-(the client-side cursor PostgreSQL drivers use by default). Each reports wall time and peak RSS.
+schema of its own (kept for reruns, keyed by the sizes; --recreate rebuilds it). Then fresh
+processes read it with api.store.snapshot.read_snapshot in a snapshot_session, the two kinds
+alternating, --repeats times each (medians reported): as shipped (yield_per: a server-side
+cursor sending STREAM_BATCH rows at a time, columns straight into typed arrays) and the
+baseline, the same function with every query fetched whole (the client-side cursor PostgreSQL
+drivers use by default). Each reports wall time and peak RSS.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -95,12 +97,20 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--recreate", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="reads of each kind (median)")
     args = parser.parse_args()
     url = prepare(args.url, args.users, args.items, args.events, args.recreate)
     print(f"## snapshot read, PostgreSQL, {args.users} users x {args.items} items\n")
     print("| read | events read | seconds | peak RSS of the process |")
     print("|---|---|---|---|")
-    results = {mode: read(url, mode) for mode in ("streamed", "whole")}
+    runs: dict[str, list[dict[str, float]]] = {"streamed": [], "whole": []}
+    for _ in range(args.repeats):  # alternating, so machine noise hits both alike
+        for mode, result in runs.items():
+            result.append(read(url, mode))
+    results = {
+        mode: {key: statistics.median(r[key] for r in result) for key in result[0]}
+        for mode, result in runs.items()
+    }
     for mode, result in results.items():
         label = "streamed (shipped)" if mode == "streamed" else "fetched whole (baseline)"
         print(
