@@ -100,6 +100,25 @@ class ALSConfig(_Section):
         ),
     )
     random_state: int = Field(42, description="seed of the factor initialisation")
+    backend: Literal["implicit", "spark"] = Field(
+        "implicit",
+        description="who fits the factors: implicit on this machine, or Spark MLlib ALS "
+        "(implicitPrefs) for interaction data that outgrows one machine (needs the spark extra)",
+    )
+    spark_master: str = Field(
+        "local[2]",
+        description="Spark master URL of the spark backend: local[N] runs in this process's JVM; "
+        "spark://host:7077, yarn or k8s://… points training at a cluster",
+    )
+    spark_work_dir: str | None = Field(
+        None,
+        description="directory the spark backend exchanges Parquet through (confidence triples "
+        "out, factors back); on a cluster it must be a path every executor and this process "
+        "share; unset: a temporary directory here, enough for local[N]",
+    )
+    spark_blocks: int = Field(
+        4, ge=1, le=10_000, description="Spark ALS user and item blocks (its unit of parallelism)"
+    )
 
 
 class HybridConfig(_Section):
@@ -116,6 +135,19 @@ class HybridConfig(_Section):
 
 class IndexConfig(_Section):
     exact_max: int = Field(50_000, ge=1, description="exact inner-product search up to this size")
+    large_kind: Literal["hnsw", "ivf_sq8"] = Field(
+        "hnsw",
+        description="index above exact_max: HNSW (best recall per query, slow single-thread "
+        "build), or IVF with 8-bit scalar-quantised codes (builds in minutes at 1M rows; "
+        "see BENCHMARKS.md, scale)",
+    )
+    ivf_lists: int = Field(
+        0, ge=0, description="IVF cells; 0: 4 x sqrt(rows), the FAISS rule of thumb"
+    )
+    ivf_nprobe: int = Field(64, ge=1, description="IVF cells visited per query")
+    ivf_train_max: int = Field(
+        100_000, ge=1_000, description="rows sampled to train the IVF cells and the quantiser"
+    )
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_search: int = Field(128, ge=8)
     hnsw_ef_construction: int = Field(80, ge=8)

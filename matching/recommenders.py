@@ -186,7 +186,13 @@ class Hybrid(FactorRecommender):
     def fit(self, data: TrainingData) -> Hybrid:
         _require_tags(data)
         assert data.tagspace is not None
-        user_factors, item_factors = fit_als(data.interactions, self.als)
+        if self.als.backend == "spark":
+            # Imported here: pyspark (the spark extra) is only needed by who selects it.
+            from matching.spark_als import fit_als_spark
+
+            user_factors, item_factors = fit_als_spark(data.interactions, self.als)
+        else:
+            user_factors, item_factors = fit_als(data.interactions, self.als)
         self.user_factors, self.item_factors = user_factors, item_factors
         self.space, users, items = build_hybrid(
             user_factors, item_factors, data.interactions, data.tagspace, self.hybrid

@@ -98,3 +98,30 @@ def test_save_load_roundtrip(tmp_path, hnsw_index):
     loaded = VectorIndex.load(tmp_path / "items.faiss", approximate.vectors, approximate.config)
     assert loaded.kind == "hnsw"
     assert np.array_equal(loaded.search(queries[:5], 5)[0], approximate.search(queries[:5], 5)[0])
+
+
+IVF_SQ8 = IndexConfig(exact_max=1000, large_kind="ivf_sq8", ivf_nprobe=64, filter_exact_max=100)
+
+
+@pytest.fixture(scope="module")
+def ivf_index(hnsw_index) -> VectorIndex:
+    _, exact, _ = hnsw_index
+    return VectorIndex.build(exact.vectors, IVF_SQ8)
+
+
+def test_ivf_sq8_recall_against_exact_filters_and_round_trip(ivf_index, hnsw_index, tmp_path):
+    _, exact, queries = hnsw_index
+    assert ivf_index.kind == "ivf_sq8"
+    found, _ = ivf_index.search(queries, 100)
+    truth, _ = exact.search(queries, 100)
+    hits = sum(len(set(a) & set(t)) for a, t in zip(found.tolist(), truth.tolist(), strict=True))
+    assert hits / truth.size >= 0.9
+    allowed = np.random.default_rng(0).choice(len(ivf_index), size=300, replace=False)
+    ids, _ = ivf_index.search(queries[:20], 10, allowed=allowed, excluded=allowed[:2])
+    assert ((ids != PAD_ID).sum(axis=1) == 10).all()
+    assert set(ids.ravel().tolist()) <= set(allowed[2:].tolist())
+    ivf_index.save(tmp_path / "users.faiss")
+    loaded = VectorIndex.load(tmp_path / "users.faiss", ivf_index.vectors, IVF_SQ8)
+    assert loaded.kind == "ivf_sq8"
+    again = VectorIndex.build(exact.vectors, IVF_SQ8)  # seeded k-means: the same cells
+    assert np.array_equal(loaded.search(queries[:5], 20)[0], again.search(queries[:5], 20)[0])

@@ -1,0 +1,282 @@
+"""One node at scale: the whole training run stage by stage, ALS against raw implicit, the memory
+of training and of one serving worker, and audiences over every user (exact vs IVF+SQ8).
+
+    .venv/bin/python bench/scale_bench.py --users 1000000 --items 100000 --events 5000000
+    .venv/bin/python bench/scale_bench.py --users 20000 --items 2000 --events 200000  # minutes
+
+The catalogue is matching.synthetic's (taste clusters planted, titles and tags to extract). The
+training run is matching.pipeline.train itself, what `tagmatch train` calls, with its stages
+timed by wrapping the functions it calls; right after, in the same process, implicit's
+AlternatingLeastSquares is fitted on the very matrix the final fit saw (same factors,
+regularisation, iterations, confidence), the baseline of the final-fit ratio. The user index is
+IVF+SQ8 (index.large_kind): HNSW's single-thread build does not fit a nightly window at a million
+users (BENCHMARKS.md). The serving worker is a fresh process that loads the saved artifact as
+a serving process does (api.model_holder.load_for_serving: memory-mapped, then warmed), answers
+recommendations and audiences, and reports its resident memory split into file-backed pages
+(shared by every worker on the node) and its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import faiss
+import numpy as np
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
+
+import matching.pipeline as pipeline
+import matching.recommenders as recommenders
+from bench.machine_stats import machine
+from matching.artifact import save_model
+from matching.config import IndexConfig, ModelConfig
+from matching.index import VectorIndex
+from matching.synthetic import generate_catalogue
+
+NIGHTLY_WINDOW_S = 2 * 3600
+AUDIENCE_N = 1000
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class PeakSampler:
+    """Peak resident memory between marks, sampled every 50 ms on a daemon thread."""
+
+    def __init__(self) -> None:
+        self.peak = rss_bytes()
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_bytes())
+
+    def take(self) -> int:
+        peak, self.peak = max(self.peak, rss_bytes()), rss_bytes()
+        return peak
+
+
+class Stages:
+    """(name, seconds, peak RSS) in the order the training run went through them."""
+
+    def __init__(self, sampler: PeakSampler) -> None:
+        self.sampler = sampler
+        self.rows: list[tuple[str, float, int]] = []
+        self.depth = 0
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            label = "  " * self.depth + name
+            self.rows.append((label, time.perf_counter() - started, self.sampler.take()))
+
+    def wrap(self, module: Any, attribute: str, name: str) -> None:
+        original: Callable[..., Any] = getattr(module, attribute)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.stage(name):
+                return original(*args, **kwargs)
+
+        setattr(module, attribute, timed)
+
+
+def raw_implicit_fit(confidence: Any, config: ModelConfig) -> float:
+    """implicit's ALS on the same confidence, as fit_als hands it over: the baseline."""
+    scaled = confidence.astype(np.float32, copy=True)
+    scaled.data = 1.0 + config.als.alpha * scaled.data
+    started = time.perf_counter()
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=config.als.factors,
+            regularization=config.als.regularization,
+            alpha=1.0,
+            iterations=config.als.iterations,
+            random_state=config.als.random_state,
+            dtype=np.float32,
+        )
+        model.fit(scaled, show_progress=False)
+    return time.perf_counter() - started
+
+
+def audiences(vectors: np.ndarray, queries: np.ndarray, index: VectorIndex) -> list[str]:
+    """Top-1000 users per query: exact (chunked matmul) against the index, one query at a time."""
+    faiss.omp_set_num_threads(1)  # one serving request = one thread
+    started = time.perf_counter()
+    truth = [index.exact(q[None, :], AUDIENCE_N)[0][0] for q in queries]
+    exact_ms = (time.perf_counter() - started) * 1000 / len(queries)
+    lines = [f"| exact (brute force) | — | 1.000 | {exact_ms:.1f} |"]
+    for nprobe in (16, 32, 64, 128):
+        config = index.config.model_copy(update={"ivf_nprobe": nprobe})
+        probe = VectorIndex(vectors, index.index, config)
+        started = time.perf_counter()
+        found = [probe.search(q[None, :], AUDIENCE_N)[0][0] for q in queries]
+        ms = (time.perf_counter() - started) * 1000 / len(queries)
+        recall = np.mean(
+            [
+                len(set(f.tolist()) & set(t.tolist())) / AUDIENCE_N
+                for f, t in zip(found, truth, strict=True)
+            ]
+        )
+        lines.append(f"| {index.kind} | nprobe {nprobe} | {recall:.3f} | {ms:.1f} |")
+    return lines
+
+
+SERVING_WORKER = """
+import json, sys, time, resource
+import numpy as np
+from api.model_holder import load_for_serving  # what a serving process does: mmap + warm
+model = load_for_serving(__import__('pathlib').Path(sys.argv[1]))
+rng = np.random.default_rng(0)
+users = model.users.ids
+items = model.items.ids
+started = time.perf_counter()
+for row in rng.integers(0, len(users), 200):
+    model.recommend(users[int(row)], 10)
+rec_ms = (time.perf_counter() - started) * 1000 / 200
+started = time.perf_counter()
+for row in rng.integers(0, len(items), 20):
+    model.audience(items[int(row)], 1000)
+aud_ms = (time.perf_counter() - started) * 1000 / 20
+status = dict(
+    line.split(':', 1) for line in open('/proc/self/status').read().splitlines() if ':' in line
+)
+kib = lambda key: int(status[key].split()[0]) * 1024
+print(json.dumps({
+    'peak_rss': kib('VmHWM'), 'rss': kib('VmRSS'), 'anon': kib('RssAnon'),
+    'file': kib('RssFile'), 'recommend_ms': rec_ms, 'audience_ms': aud_ms,
+}))
+"""
+
+
+def serving_worker(directory: Path) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", SERVING_WORKER, str(directory)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--clusters", type=int, default=8)
+    parser.add_argument("--queries", type=int, default=50, help="audience queries timed")
+    parser.add_argument("--no-evaluate", action="store_true", help="final fit only")
+    parser.add_argument("--model-dir", type=Path, default=None, help="keep the artifact here")
+    args = parser.parse_args()
+    sampler = PeakSampler()
+    stages = Stages(sampler)
+    config = ModelConfig(index=IndexConfig(large_kind="ivf_sq8"))
+    print(f"# scale bench: {args.users} users x {args.items} items x {args.events} events\n")
+    print(f"machine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"load average at start: {os.getloadavg()}\n")
+
+    with stages.stage("generate synthetic catalogue"):
+        catalogue = generate_catalogue(
+            args.users, args.items, args.events, seed=0, clusters=args.clusters
+        )
+    with stages.stage("to snapshot"):
+        snapshot = catalogue.to_snapshot()
+    del catalogue
+
+    stages.wrap(pipeline, "evaluate_snapshot", "evaluation (holdout fit + cold-item fit)")
+    stages.wrap(pipeline, "fit_snapshot", "fit_snapshot")
+    stages.wrap(pipeline, "build_tagspace", "tag space")
+    stages.wrap(pipeline, "confidence_matrix", "confidence matrix")
+    stages.wrap(recommenders, "fit_als", "ALS (implicit)")
+    stages.wrap(recommenders, "build_hybrid", "hybrid vectors + cold-start maps")
+    stages.wrap(pipeline.VectorIndex, "build", "index build")
+    train_started = time.perf_counter()
+    with stages.stage("train (tagmatch train's pipeline.train)"):
+        model = pipeline.train(snapshot, config, version="scale", evaluate=not args.no_evaluate)
+    train_s = time.perf_counter() - train_started
+    final_als = [s for name, s, _ in stages.rows if name.strip() == "ALS (implicit)"][-1]
+    final_fit = [s for name, s, _ in stages.rows if name.strip() == "fit_snapshot"][-1]
+    train_peak = max(peak for _, _, peak in stages.rows)
+
+    confidence = pipeline.confidence_matrix(
+        snapshot.events, snapshot.n_users, snapshot.n_items, config.events, snapshot.now
+    )
+    raw_s = raw_implicit_fit(confidence, config)
+
+    print("| stage | seconds | peak RSS so far in stage |")
+    print("|---|---|---|")
+    for name, seconds, peak in stages.rows:
+        print(f"| {name.replace('  ', '· ')} | {seconds:.1f} | {gib(peak)} |")
+    print(f"\ntrain total {train_s:.1f} s, peak RSS of training {gib(train_peak)}")
+    print(
+        f"final fit: ALS step {final_als:.1f} s, whole fit_snapshot {final_fit:.1f} s; "
+        f"raw implicit ALS on the same matrix {raw_s:.1f} s -> ALS ratio "
+        f"{final_als / raw_s:.2f}x, whole final fit ratio {final_fit / raw_s:.2f}x"
+    )
+    budget = NIGHTLY_WINDOW_S - train_s
+    print(
+        f"nightly window {NIGHTLY_WINDOW_S} s: {budget:.0f} s left after this run = "
+        f"{int(budget // final_fit)} search trials of one full fit each "
+        f"(one fit = {final_fit:.0f} s)"
+    )
+
+    rng = np.random.default_rng(1)
+    queries = model.item_vectors[rng.integers(0, snapshot.n_items, args.queries)]
+    print(f"\n## audience top-{AUDIENCE_N} over {snapshot.n_users} users, {args.queries} queries\n")
+    print("| search | setting | recall@1000 vs exact | ms per query |")
+    print("|---|---|---|---|")
+    for line in audiences(model.user_vectors, queries, model.user_index):
+        print(line)
+
+    with tempfile.TemporaryDirectory(prefix="tagmatch-scale-") as tmp:
+        directory = args.model_dir or Path(tmp) / "scale"
+        started = time.perf_counter()
+        save_model(model, directory)
+        print(f"\nartifact saved in {time.perf_counter() - started:.1f} s; files:")
+        for path in sorted(directory.iterdir(), key=lambda p: -p.stat().st_size):
+            print(f"  {path.name}: {path.stat().st_size / 2**20:.1f} MiB")
+        del model, snapshot, confidence
+        worker = serving_worker(directory)
+    print(
+        f"serving worker: peak RSS {gib(worker['peak_rss'])}, now {gib(worker['rss'])} = "
+        f"{gib(worker['file'])} file-backed (memory-mapped artifact, shared between workers) + "
+        f"{gib(worker['anon'])} private; recommend {worker['recommend_ms']:.1f} ms, "
+        f"audience top-1000 {worker['audience_ms']:.1f} ms per call"
+    )
+
+
+if __name__ == "__main__":
+    main()
