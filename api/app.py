@@ -26,7 +26,7 @@ from api.live import LiveState, WriteCounter
 from api.live.state import SessionOpener
 from api.logs import configure_logging
 from api.metrics import ServiceMetrics, process_exiting
-from api.middleware import HttpMetrics, RequestContextMiddleware
+from api.middleware import HttpMetrics, RequestContextMiddleware, RequestLimitsMiddleware
 from api.model_holder import ActiveVersion, ModelHolder
 from api.openapi import install_openapi, operation_id
 from api.routes import (
@@ -204,6 +204,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        timestamp_window=(settings.timestamp_min, settings.timestamp_max),
+    )
     # Added last, so it is the outermost user middleware: it sees every response, CORS included.
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
 

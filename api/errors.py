@@ -17,11 +17,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.middleware import REQUEST_ID_HEADER
+from api.middleware import PROBLEM_JSON, REQUEST_ID_HEADER
 
 log = logging.getLogger("tagmatch.errors")
-
-PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemError(Exception):

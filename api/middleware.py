@@ -4,20 +4,26 @@ task or body buffering, unlike BaseHTTPMiddleware).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs import request_id_var
+from api.schemas.timestamps import timestamp_window
 
 log = logging.getLogger("tagmatch.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+PROBLEM_JSON = "application/problem+json"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 UNMATCHED = "<unmatched>"  # one label for every unknown path, or 404 probes explode cardinality
 
@@ -80,3 +86,134 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+class RequestLimitsMiddleware:
+    """What must hold before any route parses a request: a body no larger than
+    `max_body_bytes` (413, read no further), no control characters in the path or the query
+    (422; PostgreSQL cannot even compare a NUL), and the timestamp window of these settings
+    published for the body validators.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, timestamp_window: tuple[datetime, datetime]
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.window = timestamp_window
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bad = _control_character_in(scope)
+        if bad is not None:
+            loc, where = bad
+            await _send_problem(
+                scope,
+                send,
+                422,
+                "Invalid request",
+                f"control characters are not allowed in {where}",
+                [{"loc": loc, "msg": "control characters are not allowed"}],
+            )
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_body_bytes:
+                await self._too_large(scope, send)
+                return
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            # No length announced: read up to the limit here, then hand the app what was read.
+            body = await self._read_bounded(receive)
+            if body is None:
+                await self._too_large(scope, send)
+                return
+            receive = _replay(body)
+        with timestamp_window(*self.window):
+            await self.app(scope, receive, send)
+
+    async def _read_bounded(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        await _send_problem(
+            scope,
+            send,
+            413,
+            "Request body too large",
+            f"the body exceeds {self.max_body_bytes} bytes (TAGMATCH_MAX_BODY_BYTES); "
+            "send smaller batches",
+            [{"loc": ["body"], "msg": f"at most {self.max_body_bytes} bytes"}],
+            close=True,
+        )
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _control_character_in(scope: Scope) -> tuple[list[str | int], str] | None:
+    if _CONTROL_CHARACTER.search(scope.get("path", "")):
+        return ["path"], "the path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if _CONTROL_CHARACTER.search(name) or _CONTROL_CHARACTER.search(value):
+            return ["query", name], f"the query parameter {name!r}"
+    return None
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]],
+    *,
+    close: bool = False,
+) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "instance": scope.get("path", ""),
+            "detail": detail,
+            "errors": errors,
+        }
+    ).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:  # the unread body is still on the connection: do not reuse it
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

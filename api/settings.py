@@ -6,6 +6,7 @@ and several apps in one process can each carry their own.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -87,4 +88,17 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(
         default=10_000, ge=0, description="wait this long for a lock"
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="request bodies larger than this are answered 413 before they are parsed",
+    )
+    timestamp_min: datetime = Field(
+        default=datetime(1970, 1, 1, tzinfo=UTC),
+        description="timestamps sent (event ts, item dates) must not be earlier than this",
+    )
+    timestamp_max: datetime = Field(
+        default=datetime(2100, 1, 1, tzinfo=UTC),
+        description="timestamps sent must be earlier than this",
     )

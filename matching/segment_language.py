@@ -18,7 +18,7 @@ from typing import Literal
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 from lark.exceptions import VisitError
 from lark.lexer import PatternStr
-from lark.tree import Meta
+from lark.tree import Meta, Tree
 
 from matching.segment_ast import (
     And,
@@ -394,12 +394,44 @@ def _syntax_error(
     return RuleSyntaxError(message, line, column, position, expected)
 
 
+# Deeper trees than any sensible rule; far below Python's recursion limit, which the tree
+# transform and the evaluation (both recursive) would otherwise hit first.
+MAX_RULE_DEPTH = 64
+
+
+def _first_token(node: Tree[Token]) -> Token | None:
+    while node.children:
+        child = node.children[0]
+        if isinstance(child, Token):
+            return child
+        if not isinstance(child, Tree):
+            return None
+        node = child
+    return None
+
+
+def _check_depth(tree: Tree[Token]) -> None:
+    """Walk the parse tree without recursion; refuse one nested deeper than MAX_RULE_DEPTH."""
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_RULE_DEPTH:
+            token = _first_token(node)
+            where = _Where.of(token) if token is not None else _Where(1, 1, 0)
+            raise _fail(
+                f"the rule nests deeper than {MAX_RULE_DEPTH} levels of not/and/or/parentheses",
+                where,
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
 def parse_rule(text: str) -> Rule:
     """Parse and check a rule; raises RuleSyntaxError / RuleSemanticError with the position."""
     try:
         tree = _PARSER.parse(text)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as error:
         raise _syntax_error(text, error) from None
+    _check_depth(tree)
     try:
         root = _ToSyntaxTree().transform(tree)
     except VisitError as error:

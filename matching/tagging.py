@@ -246,13 +246,19 @@ def _clean(value: object) -> str:
 def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
     try:
-        number = float(str(value).strip().replace(",", ""))
-    except ValueError:
+        # float() of an int beyond float range raises OverflowError: such a value says nothing.
+        number = float(value) if isinstance(value, int | float) else _parse_number(str(value))
+    except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _parse_number(text: str) -> float:
+    text = text.strip().replace(",", "")
+    if len(text) > 64:  # no band needs more digits; float() of huge digit strings is slow
+        raise ValueError("not a plausible number")
+    return float(text)
 
 
 def age_band(age: float) -> str | None:

@@ -3,9 +3,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import ExternalId, StrictModel
+from api.schemas.timestamps import Timestamp
+
+# Events feed float32 arrays and sums (RFM monetary): far inside float32 range.
+VALUE_MAX = 1e12
 
 EventType = Annotated[
     str,
@@ -24,8 +28,14 @@ class EventIn(StrictModel):
     user_id: ExternalId
     item_id: ExternalId
     type: EventType
-    value: float | None = Field(default=None, allow_inf_nan=False, description="rating, amount")
-    ts: AwareDatetime = Field(description="when it happened, ISO 8601 with a zone")
+    value: float | None = Field(
+        default=None,
+        ge=-VALUE_MAX,
+        le=VALUE_MAX,
+        allow_inf_nan=False,
+        description="rating, amount; |value| <= 1e12",
+    )
+    ts: Timestamp = Field(description="when it happened, ISO 8601 with a zone")
 
     def to_record(self) -> dict[str, Any]:
         return {

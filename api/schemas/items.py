@@ -3,24 +3,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import ExternalId, StrictModel, TagWeights
+from api.schemas.common import NO_CONTROL, ExternalId, StrictModel, TagWeights, bounded_text
+from api.schemas.timestamps import Timestamp
 from api.store.tables import Item
 
-Category = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_CONTROL)]
+TITLE_MAX = 1_000
+TEXT_MAX = 100_000
 
 
 class ItemIn(StrictModel):
     """Fields you send replace the stored ones; fields you leave out keep their value."""
 
     id: ExternalId
-    title: str = Field(default="", max_length=1_000)
-    text: str = Field(default="", max_length=100_000)
+    title: Annotated[str, bounded_text(TITLE_MAX)] = ""
+    text: Annotated[str, bounded_text(TEXT_MAX, multiline=True)] = ""
     tags: TagWeights = Field(default_factory=dict)
     category: Category | None = None
-    published_at: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = Field(
+    published_at: Timestamp | None = None
+    expires_at: Timestamp | None = Field(
         default=None, description="not recommended from this moment on"
     )
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from api.schemas.common import ExternalId, StrictModel
+from api.schemas.common import NO_CONTROL, ExternalId, StrictModel
 from api.schemas.serving import ScoredUser
 
 MAX_SIZE = 10_000
@@ -35,8 +35,8 @@ class PushListRequest(StrictModel):
 
     item_id: ExternalId
     size: Annotated[int, Field(ge=1, le=MAX_SIZE)] = 1000
-    segment: Annotated[str | None, Field(min_length=1, max_length=128)] = None
-    tag: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    segment: Annotated[str | None, Field(min_length=1, max_length=128, pattern=NO_CONTROL)] = None
+    tag: Annotated[str | None, Field(min_length=1, max_length=128, pattern=NO_CONTROL)] = None
     exclude_seen: bool = True
     frequency_cap: FrequencyCap | None = None
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import StrictModel
+from api.schemas.common import TEXT_PATTERN, StrictModel, bounded_text
 from api.store.tables import Segment
 
 
@@ -29,12 +29,13 @@ class SegmentIn(StrictModel):
         Field(
             min_length=1,
             max_length=10_000,
+            pattern=TEXT_PATTERN,
             examples=[
                 "age_band in ['25-34','35-44'] and tag('kw:瑜伽') >= 0.2 and life = 'silent'"
             ],
         ),
     ]
-    description: Annotated[str, Field(max_length=2_000)] = ""
+    description: Annotated[str, bounded_text(2_000, multiline=True)] = ""
 
 
 class SegmentOut(BaseModel):
