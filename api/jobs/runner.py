@@ -120,9 +120,7 @@ def _train_locked(
         result = outcome.as_dict()
         if outcome.activated:
             stages("segments", 0.97)
-            model = TrainedModel.load(settings.model_dir / outcome.version)
-            with session_scope(factory) as session:
-                result["segments"] = segment_jobs.refresh_all(session, model)
+            result.update(_refresh_segments(settings, factory, outcome.version))
         # A list, not an object: PostgreSQL's JSONB does not keep an object's key order.
         result["stages"] = [{"stage": k, "seconds": v} for k, v in stages.finish().items()]
     except NothingToTrain as exc:
@@ -194,6 +192,18 @@ def _fail_job_quietly(settings: Settings, job_id: str, error: str) -> None:
         log.exception("could not record the failure of job %s", job_id)
     finally:
         engine.dispose()
+
+
+def _refresh_segments(settings: Settings, factory: SessionFactory, version: str) -> dict[str, Any]:
+    """The follow-up step of an activation. Its failure is reported in the job's result
+    (`segments_error`), not as a failed job: the model is active and serving already."""
+    try:
+        model = TrainedModel.load(settings.model_dir / version)
+        with session_scope(factory) as session:
+            return {"segments": segment_jobs.refresh_all(session, model)}
+    except Exception as exc:
+        log.error("segment refresh after activating %s failed", version, exc_info=True)
+        return {"segments_error": f"{exc.__class__.__name__}: {exc}"}
 
 
 def _finish(

@@ -27,6 +27,7 @@ from api.jobs.lock import TrainingLock
 from api.settings import Settings
 from api.store import models as model_store
 from api.store.db import create_db_engine, make_session_factory, session_scope, snapshot_session
+from api.store.row_checks import SkippedRows
 from api.store.snapshot import read_snapshot
 from matching.artifact import remove_stale_temp_dirs
 from matching.config import ModelConfig
@@ -48,6 +49,7 @@ class TrainOutcome:
     reason: str
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)  # unusable stored rows, by reason
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class TrainOutcome:
             "reason": self.reason,
             "metrics": self.metrics,
             "seconds": round(self.seconds, 3),
+            "skipped_rows": self.skipped,
         }
 
 
@@ -154,10 +157,12 @@ def _run(
 
     now = datetime.now(UTC)
     progress("snapshot", 0.0)
+    skipped = SkippedRows()
     with snapshot_session(engine) as session:
-        snapshot = read_snapshot(session, now)
+        snapshot = read_snapshot(session, now, skipped)
         active = model_store.active_model_version(session)
         active_path = active.path if active is not None else None
+    skipped.report()
     if len(snapshot.events) == 0:
         raise NothingToTrain("the store has no events yet; ingest events (or `tagmatch demo`)")
     log.info(
@@ -200,7 +205,12 @@ def _run(
         if activate:
             model_store.set_active_version(session, version)
     outcome = TrainOutcome(
-        version, activate, reason, dict(model.metrics), time.monotonic() - started
+        version,
+        activate,
+        reason,
+        dict(model.metrics),
+        time.monotonic() - started,
+        dict(skipped),
     )
     log.info("training finished", extra=outcome.as_dict())
     return outcome

@@ -7,45 +7,45 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from api.store.row_checks import (
+    MAX_EVENT_TYPES,
+    READABLE_FROM,
+    READABLE_UNTIL,
+    SkippedRows,
+    event_value,
+    item_record,
+    user_record,
+)
 from api.store.tables import Event, Item, User
-from matching.data import EventLog, ItemRecord, Snapshot, UserRecord
+from matching.data import EventLog, Snapshot
 from matching.vocabulary import Vocabulary
 
 STREAM_BATCH = 20_000
 
 
-def read_snapshot(session: Session, now: datetime) -> Snapshot:
+def read_snapshot(session: Session, now: datetime, skipped: SkippedRows | None = None) -> Snapshot:
     """All users, the items not deleted, and the events between them up to `now`.
+
+    Rows the pipeline cannot use (api.store.row_checks) are left out and counted in `skipped`.
 
     Rows are streamed (yield_per; a server-side cursor on PostgreSQL), and events go straight
     into typed arrays, so a million events never become a million objects. Use a
     `db.snapshot_session` so the three reads see one consistent state of the store.
     """
+    skipped = skipped if skipped is not None else SkippedRows()
     users = [
-        UserRecord(
-            id=row.id,
-            attributes=dict(row.attributes or {}),
-            tags=_weights(row.tags),
-            push_consent=bool(row.push_consent),
-        )
+        user
         for row in _stream(
             session,
             select(User.id, User.attributes, User.tags, User.push_consent).order_by(User.id),
         )
+        if (user := user_record(row, skipped)) is not None
     ]
     items = [
-        ItemRecord(
-            id=row.id,
-            title=row.title or "",
-            text=row.text or "",
-            tags=_weights(row.tags),
-            category=row.category,
-            published_at=_epoch(row.published_at),
-            expires_at=_epoch(row.expires_at),
-        )
+        item
         for row in _stream(
             session,
             select(
@@ -57,29 +57,35 @@ def read_snapshot(session: Session, now: datetime) -> Snapshot:
                 Item.published_at,
                 Item.expires_at,
             )
-            .where(Item.deleted.is_(False))
+            .where(Item.deleted.is_(False), *_readable_dates(Item.published_at, Item.expires_at))
             .order_by(Item.id),
         )
+        if (item := item_record(row, skipped)) is not None
     ]
+    _count_unreadable(session, skipped)
     user_vocab = Vocabulary.from_list([user.id for user in users])
     item_vocab = Vocabulary.from_list([item.id for item in items])
     return Snapshot(
         users=users,
         items=items,
-        events=_read_events(session, now, user_vocab, item_vocab),
+        events=_read_events(session, now, user_vocab, item_vocab, skipped),
         now=now.timestamp(),
     )
 
 
 def _read_events(
-    session: Session, now: datetime, user_vocab: Vocabulary, item_vocab: Vocabulary
+    session: Session,
+    now: datetime,
+    user_vocab: Vocabulary,
+    item_vocab: Vocabulary,
+    skipped: SkippedRows,
 ) -> EventLog:
     user_rows, item_rows, type_codes = array("i"), array("i"), array("h")
     values, times = array("f"), array("d")
     type_index: dict[str, int] = {}
     query = (
         select(Event.user_id, Event.item_id, Event.type, Event.value, Event.ts)
-        .where(Event.ts <= now)
+        .where(Event.ts <= now, *_readable_dates(Event.ts))
         .order_by(Event.pk)
     )
     user_row, item_row = user_vocab.index, item_vocab.index
@@ -90,10 +96,17 @@ def _read_events(
         user = user_row(user_id)
         if user is None:  # the user was created after the users were read
             continue
+        usable_value = event_value(value)
+        if usable_value is None:
+            skipped["events.value"] += 1
+            continue
+        if event_type not in type_index and len(type_index) >= MAX_EVENT_TYPES:
+            skipped["events.type"] += 1
+            continue
         user_rows.append(user)
         item_rows.append(item)
         type_codes.append(type_index.setdefault(event_type, len(type_index)))
-        values.append(0.0 if value is None else value)
+        values.append(usable_value)
         times.append(ts.timestamp())
     return EventLog(
         user=np.frombuffer(user_rows, dtype=np.int32).copy(),
@@ -112,9 +125,19 @@ def _stream(session: Session, query: Any) -> Any:
     return session.connection().execute(query.execution_options(yield_per=STREAM_BATCH))
 
 
-def _weights(tags: Any) -> dict[str, float]:
-    return {str(tag): float(weight) for tag, weight in (tags or {}).items()}
+def _readable_dates(*columns: Any) -> list[Any]:
+    """Dates outside row_checks' readable window stay in the store, out of the snapshot."""
+    return [
+        or_(column.is_(None), column.between(READABLE_FROM, READABLE_UNTIL)) for column in columns
+    ]
 
 
-def _epoch(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
+def _count_unreadable(session: Session, skipped: SkippedRows) -> None:
+    for name, table, columns in (
+        ("items.dates", Item, (Item.published_at, Item.expires_at)),
+        ("events.ts", Event, (Event.ts,)),
+    ):
+        readable = and_(*_readable_dates(*columns))
+        count = session.scalar(select(func.count()).select_from(table).where(not_(readable)))
+        if count:
+            skipped[name] += count
