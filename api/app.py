@@ -42,7 +42,14 @@ from api.routes import (
     users,
 )
 from api.settings import Settings
-from api.store.db import SessionFactory, create_db_engine, make_session_factory, ping, session_scope
+from api.store.db import (
+    SessionFactory,
+    StoreTimeouts,
+    create_db_engine,
+    make_session_factory,
+    ping,
+    session_scope,
+)
 from api.store.migrate import require_head
 from api.store.models import active_model_version
 from matching.model import TrainedModel
@@ -65,6 +72,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.database_url,
         pool_size=settings.db_pool_size,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        timeouts=StoreTimeouts(
+            connect_seconds=settings.db_connect_timeout_seconds,
+            statement_seconds=settings.db_statement_timeout_seconds,
+            pool_seconds=settings.db_pool_timeout_seconds,
+        ),
     )
     try:
         require_head(engine)
@@ -123,7 +135,7 @@ def _load_keyword_extractor() -> bool:
 
 def _active_version_reader(factory: SessionFactory) -> Callable[[], ActiveVersion | None]:
     def read() -> ActiveVersion | None:
-        with session_scope(factory) as session:
+        with session_scope(factory, read_only=True) as session:
             row = active_model_version(session)
             return None if row is None else (row.version, row.path)
 

@@ -16,7 +16,7 @@ from api.errors import ProblemError
 from api.live.writes import WriteCounter
 from api.model_holder import ModelHolder, Serving
 from api.settings import Settings
-from api.store.db import session_scope
+from api.store.db import is_sqlite, session_scope
 
 log = logging.getLogger("tagmatch.deps")
 LIVE_STATE_HEADER = "Tagmatch-Live-State"
@@ -30,12 +30,18 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """Commit when the route returns, roll back when it raises. A committed request that may
-    have written is counted, so this process's next answer reads it first (api/live)."""
-    with session_scope(request.app.state.session_factory) as session:
+    have written is counted, so this process's next answer reads it first (api/live).
+    Reading requests do not queue for SQLite's write lock; writing ones do, so concurrent
+    writers wait their turn instead of failing."""
+    read_only = request.method in READING_METHODS and is_sqlite(request.app.state.engine)
+    with session_scope(request.app.state.session_factory, read_only=read_only) as session:
         yield session
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    if request.method not in READING_METHODS:
         writes: WriteCounter = request.app.state.writes
         writes.committed()
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import PROBLEM_JSON, REQUEST_ID_HEADER
@@ -138,21 +139,46 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _store_down(request: Request, exc: Exception) -> JSONResponse:
-    """The database is unreachable or refused the connection: a retryable 503, not a 500.
-    The transaction was rolled back, so nothing was half-written."""
+    """The database is unreachable, stalled or refused the connection: a retryable 503, not
+    a 500. The transaction was rolled back, so nothing was half-written."""
     log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    if _is_busy(exc):
+        return _store_busy(request, "the database is busy with other writes")
     return problem_response(
         request,
         503,
         "Store unavailable",
-        "the database cannot be reached right now; nothing was written, retry later",
+        "the database cannot be reached or did not answer in time; nothing was written, "
+        "retry later",
         headers={"Retry-After": "5"},
     )
+
+
+def _is_busy(exc: Exception) -> bool:
+    """SQLite's lock wait (busy_timeout) ran out: the store is up, just contended."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def _store_busy(request: Request, why: str) -> JSONResponse:
+    return problem_response(
+        request,
+        503,
+        "Store busy",
+        f"{why}; nothing was written, retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("no free store connection on %s %s", request.method, request.url.path)
+    return _store_busy(request, "every database connection is in use")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(OperationalError, _store_down)
+    app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Exception, _unexpected)

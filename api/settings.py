@@ -102,3 +102,17 @@ class Settings(BaseSettings):
         default=datetime(2100, 1, 1, tzinfo=UTC),
         description="timestamps sent must be earlier than this",
     )
+    db_connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="PostgreSQL: give up connecting after this long (503)"
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=4.0,
+        gt=0,
+        description="PostgreSQL: a request's statement is cancelled after this long (503); "
+        "the connection is cut when even the cancel gets no answer (a stalled server)",
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="wait this long for a free pooled connection, then answer 503 Retry-After",
+    )

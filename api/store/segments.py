@@ -56,6 +56,9 @@ def replace_members(
     Only ids still in the store are kept: a user erased after the model was built must not
     come back as a member.
     """
+    # Refreshes of one segment take turns (the row lock on PostgreSQL; SQLite's write
+    # transactions are serial already): two at once would both insert the same members.
+    session.execute(select(Segment.name).where(Segment.name == name).with_for_update())
     session.execute(delete(SegmentMember).where(SegmentMember.segment == name))
     ids = sorted(set(user_ids))
     existing: set[str] = set()
