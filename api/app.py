@@ -18,8 +18,12 @@ from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CollectorRegistry
 
+from api.auth import Authenticator
+from api.deps import ANY_SCOPE, require_scope
 from api.errors import install_error_handlers
 from api.jobs.train import load_model_config
 from api.live import LiveState, WriteCounter
@@ -34,6 +38,7 @@ from api.routes import (
     events,
     health,
     items,
+    keys,
     models,
     profiles,
     push_lists,
@@ -89,6 +94,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = factory = make_session_factory(engine)
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
     app.state.open_session = open_session = partial(session_scope, factory)
+    app.state.authenticator = Authenticator(settings, open_session)
     app.state.writes = WriteCounter()
     margin = timedelta(seconds=settings.live_margin_seconds)
     # Item writes extract keywords with jieba, whose dictionary takes seconds to load: it is
@@ -195,12 +201,16 @@ def accepted_event_types(settings: Settings) -> frozenset[str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
+    hidden = settings.protect_operations  # then /docs and /openapi.json need a key
     app = FastAPI(
         title="tagmatch",
         version="1",
         description=DESCRIPTION,
         lifespan=_lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None if hidden else "/docs",
+        redoc_url=None if hidden else "/redoc",
+        openapi_url=None if hidden else "/openapi.json",
     )
     app.state.settings = settings
     app.state.event_types = accepted_event_types(settings)
@@ -236,6 +246,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         push_lists,
         segments,
         models,
+        keys,
     ):
         app.include_router(module.router)
+    if settings.protect_operations:
+        _protected_docs(app)
     return app
+
+
+def _protected_docs(app: FastAPI) -> None:
+    """/openapi.json and /docs behind any valid key (TAGMATCH_PROTECT_OPERATIONS)."""
+    any_key = [require_scope(ANY_SCOPE)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=any_key)
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=any_key)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tagmatch")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from sqlalchemy import func, select
 
+from api.cli_keys import keys_app
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Load data sets into the store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import math
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from api.auth import Authenticator
 from api.errors import ProblemError
 from api.live.writes import WriteCounter
 from api.model_holder import ModelHolder, Serving
 from api.settings import Settings
+from api.store import audit
 from api.store.db import is_sqlite, session_scope
 
 log = logging.getLogger("tagmatch.deps")
@@ -51,26 +54,73 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-async def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """With TAGMATCH_API_KEY set, /v1 needs `Authorization: Bearer <key>` or `X-API-Key`.
-    (async: pure work, so FastAPI runs it on the event loop instead of a worker thread.)"""
-    if settings.api_key is None:
+def _presented_key(request: Request) -> str | None:
+    """`X-API-Key`, else `Authorization: Bearer`; an empty header counts as absent."""
+    given = request.headers.get("x-api-key", "").strip()
+    if given:
+        return given
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+ANY_SCOPE = "*"  # any valid key will do
+
+
+def authenticate(request: Request, scope: str) -> None:
+    """401 without a valid key, 403 when the key lacks `scope`, 429 after repeated failed
+    keys from this client. The principal is left on request.state for the audit log."""
+    authenticator: Authenticator = request.app.state.authenticator
+    request.state.principal = None
+    if not authenticator.required():
         return
-    expected = settings.api_key.get_secret_value()
-    given = request.headers.get("x-api-key")
-    if given is None:
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        given = credentials.strip() if scheme.lower() == "bearer" else None
-    if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
+    client = request.client.host if request.client else "unknown"
+    wait = authenticator.brake.retry_after(client)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            "Too many failed keys",
+            "this client sent too many wrong API keys; wait before trying again",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    presented = _presented_key(request)
+    principal = None if presented is None else authenticator.principal(presented)
+    if principal is None:
+        if presented is not None:
+            authenticator.brake.failed(client)
         raise ProblemError(
             401,
             "Unauthorized",
-            "send the API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+            "send a valid API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if scope != ANY_SCOPE and scope not in principal.scopes:
+        raise ProblemError(
+            403, "Forbidden", f"this API key lacks the {scope!r} scope this request needs"
+        )
+    request.state.principal = principal
 
 
-ApiKeyDep = Depends(require_api_key)
+def require_scope(scope: str, **per_method_or_path: str) -> Any:
+    """A router dependency: requests need a key holding `scope`. Keyword overrides name
+    another scope for one HTTP method (DELETE="admin") or for paths ending in a word
+    (audience="marketing")."""
+
+    async def check(request: Request) -> None:
+        needed = per_method_or_path.get(request.method)
+        if needed is None:
+            last = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+            needed = per_method_or_path.get(last, scope)
+        authenticator: Authenticator = request.app.state.authenticator
+        if authenticator.answers_from_memory(_presented_key(request)):
+            authenticate(request, needed)  # pure work: on the event loop
+        else:
+            await run_in_threadpool(authenticate, request, needed)  # reads the store
+
+    return Depends(check)
+
+
+# Every scope at once: for what the scoped keys replace (TAGMATCH_API_KEY holds them all).
+ApiKeyDep = require_scope("admin")
 
 
 def batch_limit(field: str) -> Callable[[Request, Settings], Awaitable[None]]:
@@ -135,3 +185,36 @@ def require_serving(serving: Serving | None, purpose: str) -> Serving:
             f"{purpose} needs a trained model; run `tagmatch train` or POST /v1/models/train",
         )
     return serving
+
+
+class Auditor:
+    """Writes audit entries. A writing request's entry goes into its own transaction, so the
+    action and its entry commit together or not at all. A reading request (an export) gets
+    its entry in a short write transaction of its own: its session is read-only, which on
+    SQLite must not turn into a writer half-way."""
+
+    def __init__(self, request: Request, session: Session) -> None:
+        self.request = request
+        self.session = session
+        principal = getattr(request.state, "principal", None)
+        self.key_id = principal.key_id if principal is not None else None
+        self.client = request.client.host if request.client else None
+
+    def __call__(self, action: str, target: str | None, **detail: Any) -> None:
+        if self.request.method not in READING_METHODS:
+            self._record(self.session, action, target, detail)
+            return
+        with self.request.app.state.open_session() as session:
+            self._record(session, action, target, detail)
+
+    def _record(
+        self, session: Session, action: str, target: str | None, detail: dict[str, Any]
+    ) -> None:
+        audit.record(session, action, target, key_id=self.key_id, client=self.client, detail=detail)
+
+
+def get_auditor(request: Request, session: SessionDep) -> Auditor:
+    return Auditor(request, session)
+
+
+AuditDep = Annotated[Auditor, Depends(get_auditor)]

@@ -116,3 +116,14 @@ class Settings(BaseSettings):
         gt=0,
         description="wait this long for a free pooled connection, then answer 503 Retry-After",
     )
+    failed_key_limit: int = Field(
+        default=10, ge=1, description="failed API keys from one client address before 429"
+    )
+    failed_key_window_seconds: float = Field(
+        default=60.0, gt=0, description="the window in which failed keys are counted"
+    )
+    protect_operations: bool = Field(
+        default=False,
+        description="when true, /metrics needs an admin key and /docs and /openapi.json any "
+        "valid key (when authentication is on)",
+    )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import ApiKeyDep, ServingDep, require_serving
+from api.deps import ServingDep, require_scope, require_serving
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import AudienceOut, ScoredItem, ScoredUser, SimilarItemsOut
 from api.services import matching
@@ -16,7 +16,10 @@ from api.services.segments import segment_rule
 from api.store.db import session_scope
 
 router = APIRouter(
-    prefix="/v1/items", tags=["serving"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+    prefix="/v1/items",
+    tags=["serving"],
+    dependencies=[require_scope("serve", audience="marketing")],
+    responses=problem_responses(401),
 )
 
 MAX_N = 10_000

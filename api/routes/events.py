@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from api import ingest
-from api.deps import ApiKeyDep, SessionDep, batch_limit
+from api.deps import SessionDep, batch_limit, require_scope
 from api.errors import ProblemError
 from api.schemas.common import problem_responses
 from api.schemas.events import EventBatch, EventsAccepted, unknown_event_types
 
 router = APIRouter(
-    prefix="/v1/events", tags=["events"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+    prefix="/v1/events",
+    tags=["events"],
+    dependencies=[require_scope("ingest")],
+    responses=problem_responses(401),
 )
 
 

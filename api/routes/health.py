@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from api.deps import authenticate
 from api.errors import problem_response
 from api.metrics import exposition
 
@@ -39,5 +40,7 @@ def metrics(request: Request) -> Response:
     """Every worker's samples in multiprocess mode (PROMETHEUS_MULTIPROC_DIR), plus the
     newest training job's outcome and stage times from the store."""
     state = request.app.state
+    if state.settings.protect_operations:
+        authenticate(request, "admin")
     text = exposition(state.metrics_registry, getattr(state, "session_factory", None))
     return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -7,14 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from api import ingest
-from api.deps import ApiKeyDep, SessionDep, batch_limit
+from api.deps import SessionDep, batch_limit, require_scope
 from api.errors import ProblemError
 from api.schemas.common import ID_MAX, Upserted, problem_responses
 from api.schemas.items import ItemBatch, ItemOut
 from api.store import items
 
 router = APIRouter(
-    prefix="/v1/items", tags=["items"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+    prefix="/v1/items",
+    tags=["items"],
+    dependencies=[require_scope("ingest")],
+    responses=problem_responses(401),
 )
 
 ItemId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]

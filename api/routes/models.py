@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from api.deps import ApiKeyDep, HolderDep, SessionDep, SettingsDep
+from api.deps import AuditDep, HolderDep, SessionDep, SettingsDep, require_scope
 from api.errors import ProblemError
 from api.jobs import segments as segment_jobs
 from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
@@ -32,7 +32,10 @@ from api.store.tables import Job
 from matching.artifact import stored_config
 
 router = APIRouter(
-    prefix="/v1", tags=["models"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+    prefix="/v1",
+    tags=["models"],
+    dependencies=[require_scope("admin")],
+    responses=problem_responses(401),
 )
 
 log = logging.getLogger("tagmatch.jobs")
@@ -40,7 +43,11 @@ log = logging.getLogger("tagmatch.jobs")
 
 @router.post("/models/train", status_code=202, responses=problem_responses(409, 503))
 def train(
-    session: SessionDep, settings: SettingsDep, request: Request, force: bool = False
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    audited: AuditDep,
+    force: bool = False,
 ) -> JobAccepted:
     """Start a training run in its own process (a crash there never touches serving).
     One run at a time: while a job is queued or running, its id is returned with 409; so is
@@ -57,6 +64,7 @@ def train(
         job = jobs.create_job(session, TRAIN_JOB)
     except jobs.JobAlreadyUnfinished as exc:  # another replica created one since our check
         raise ProblemError(409, "Training already running", str(exc)) from exc
+    audited("model.train", job.id, force=force)
     session.commit()  # the child process must see the job row
     factory = request.app.state.session_factory
     try:
@@ -153,6 +161,7 @@ def activate(
     session: SessionDep,
     holder: HolderDep,
     request: Request,
+    audited: AuditDep,
 ) -> ModelVersionOut:
     """Make a stored version the active one (e.g. roll back). Every replica picks it up at
     its next poll; this one at once. Segment members are re-evaluated on it, as after a
@@ -164,6 +173,7 @@ def activate(
     if not (settings.model_dir / row.path / "manifest.json").exists():
         raise ProblemError(409, "Artifact missing", f"model {version} has no artifact on disk")
     row = model_store.set_active_version(session, version)
+    audited("model.activate", version)
     session.commit()
     holder.refresh()
     model = holder.current

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from api.deps import ApiKeyDep, ServingDep, SessionDep
+from api.deps import ServingDep, SessionDep, require_scope
 from api.schemas.common import ID_MAX, problem_responses
 from api.services import profiles as service
 
 router = APIRouter(
     prefix="/v1/users",
     tags=["personas"],
-    dependencies=[ApiKeyDep],
+    dependencies=[require_scope("serve")],
     responses=problem_responses(401),
 )
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import ApiKeyDep, ServingDep
+from api.deps import ServingDep, require_scope
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import RecommendationsOut, ScoredItem
 from api.services.matching import recommend as recommend_items
@@ -18,7 +18,10 @@ from api.store.db import session_scope
 from api.store.events import seen_item_ids
 
 router = APIRouter(
-    prefix="/v1/users", tags=["serving"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+    prefix="/v1/users",
+    tags=["serving"],
+    dependencies=[require_scope("serve")],
+    responses=problem_responses(401),
 )
 
 MAX_N = 10_000

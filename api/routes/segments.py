@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import ApiKeyDep, ServingDep, SessionDep, require_serving
+from api.deps import AuditDep, ServingDep, SessionDep, require_scope, require_serving
 from api.schemas.common import problem_responses
 from api.schemas.segments import SegmentIn, SegmentList, SegmentOut, SegmentReport, SegmentUsers
 from api.services import segments as service
@@ -16,7 +16,7 @@ from api.store import segments as store
 router = APIRouter(
     prefix="/v1/segments",
     tags=["segments"],
-    dependencies=[ApiKeyDep],
+    dependencies=[require_scope("marketing")],
     responses=problem_responses(401),
 )
 
@@ -25,11 +25,16 @@ SegmentName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x0
 
 @router.put("/{name}", responses=problem_responses(409, 422))
 def put_segment(
-    name: SegmentName, body: SegmentIn, session: SessionDep, serving: ServingDep
+    name: SegmentName,
+    body: SegmentIn,
+    session: SessionDep,
+    serving: ServingDep,
+    audited: AuditDep,
 ) -> SegmentOut:
     """Create or replace a segment. An invalid rule is a 422 naming the position and what
     was expected there. Members are computed at once when a model exists."""
     segment = service.put_segment(session, serving, name, body.rule, body.description)
+    audited("segment.put", name, rule=body.rule)
     return SegmentOut.from_row(segment)
 
 
@@ -44,8 +49,9 @@ def get_segment(name: SegmentName, session: SessionDep) -> SegmentOut:
 
 
 @router.delete("/{name}", status_code=204, responses=problem_responses(404, 409))
-def delete_segment(name: SegmentName, session: SessionDep) -> Response:
+def delete_segment(name: SegmentName, session: SessionDep, audited: AuditDep) -> Response:
     service.delete_segment(session, name)
+    audited("segment.delete", name)
     return Response(status_code=204)
 
 

@@ -7,14 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from api import ingest
-from api.deps import ApiKeyDep, SessionDep, batch_limit
+from api.deps import AuditDep, SessionDep, batch_limit, require_scope
 from api.errors import ProblemError
 from api.schemas.common import ID_MAX, Upserted, problem_responses
 from api.schemas.users import UserBatch, UserOut
 from api.store import users
+from api.store.audit import person_ref
 
 router = APIRouter(
-    prefix="/v1/users", tags=["users"], dependencies=[ApiKeyDep], responses=problem_responses(401)
+    prefix="/v1/users",
+    tags=["users"],
+    dependencies=[require_scope("ingest", DELETE="admin")],
+    responses=problem_responses(401),
 )
 
 UserId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
@@ -47,8 +51,9 @@ def get_user(user_id: UserId, session: SessionDep) -> UserOut:
     summary="Erase a user: attributes, tags, events and push history",
     responses=problem_responses(404, 422),
 )
-def erase_user(user_id: UserId, session: SessionDep) -> Response:
+def erase_user(user_id: UserId, session: SessionDep, audited: AuditDep) -> Response:
     """Gone from answers at once: serving drops erased users even from older models."""
     if not users.erase_user(session, user_id):
         raise ProblemError(404, "User not found", f"no user {user_id!r}")
+    audited("user.erase", person_ref(user_id))
     return Response(status_code=204)

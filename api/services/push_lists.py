@@ -110,10 +110,16 @@ def get_push_list(session: Session, list_id: str) -> tuple[PushListOut, list[Pus
     return body, members
 
 
-def members_csv(members: list[PushListMember]) -> str:
+# What a push needs; more (rank, reasons: a user's tags) only when asked and allowed.
+CSV_COLUMNS = ("list_id", "user_id", "score")
+CSV_EXTRA_FIELDS = ("rank", "reasons")
+
+
+def members_csv(list_id: str, members: list[PushListMember], extra: tuple[str, ...] = ()) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["rank", "user_id", "score", "reasons"])
+    writer.writerow([*CSV_COLUMNS, *extra])
     for m in members:
-        writer.writerow([m.rank, m.user_id, f"{m.score:.6f}", "|".join(m.reasons or [])])
+        values = {"rank": m.rank, "reasons": "|".join(m.reasons or [])}
+        writer.writerow([list_id, m.user_id, f"{m.score:.6f}", *(values[f] for f in extra)])
     return buffer.getvalue()

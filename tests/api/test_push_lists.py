@@ -105,10 +105,16 @@ def test_csv_export_has_a_header_and_the_list_in_rank_order(
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == ["rank", "user_id", "score", "reasons"]
+    assert rows[0] == ["list_id", "user_id", "score"]  # only what a push needs
     assert [r[1] for r in rows[1:]] == users_of(created)
-    assert [int(r[0]) for r in rows[1:]] == list(range(1, 13))
-    assert [r[3] for r in rows[1:]] == ["|".join(u["reasons"]) for u in created["users"]]
+    assert {r[0] for r in rows[1:]} == {created["id"]}
+    wider = served.get(
+        f"/v1/push-lists/{created['id']}", params={"format": "csv", "fields": "rank,reasons"}
+    )
+    rows = list(csv.reader(io.StringIO(wider.text)))
+    assert rows[0] == ["list_id", "user_id", "score", "rank", "reasons"]
+    assert [int(r[3]) for r in rows[1:]] == list(range(1, 13))
+    assert [r[4] for r in rows[1:]] == ["|".join(u["reasons"]) for u in created["users"]]
 
 
 def test_errors(served: TestClient, world: World) -> None:
