@@ -18,6 +18,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logs import request_id_var
+from api.pseudonyms import person_ref
 from api.schemas.timestamps import timestamp_window
 
 log = logging.getLogger("tagmatch.access")
@@ -41,6 +42,16 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+
+
+def _loggable_path(scope: Scope) -> str:
+    """The path with a user id replaced by its pseudonym: an erased user must not live on
+    in the access log."""
+    path: str = scope["path"]
+    user_id = scope.get("path_params", {}).get("user_id")
+    if isinstance(user_id, str) and user_id:
+        path = path.replace(user_id, person_ref(user_id))
+    return path
 
 
 def _security_headers(headers: MutableHeaders, path: str) -> None:
@@ -92,7 +103,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _loggable_path(scope),
                     "route": template,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),

@@ -7,19 +7,15 @@ data once that person is erased (and none before, in plain text).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.pseudonyms import person_ref
 from api.store.tables import AuditEntry, utcnow
 
-
-def person_ref(user_id: str) -> str:
-    """A stable pseudonym for a user id in logs and the audit log (not reversible to the id
-    without guessing it; enough to correlate entries about one person)."""
-    return "user:" + hashlib.sha256(user_id.encode()).hexdigest()[:16]
+__all__ = ["page", "person_ref", "record"]
 
 
 def record(

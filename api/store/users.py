@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from api.store.bulk import group_by_fields, insert_missing, is_postgresql, merge_by_id, upsert
 from api.store.freshness import changes_after
-from api.store.tables import Base, Erasure, Segment, SegmentMember, User, utcnow
+from api.store.tables import (
+    Base,
+    Erasure,
+    PushList,
+    PushListMember,
+    Segment,
+    SegmentMember,
+    User,
+    utcnow,
+)
 
 USER_FIELDS = ("attributes", "tags", "push_consent")
 
@@ -96,6 +105,9 @@ def erase_user(session: Session, user_id: str) -> bool:
     session.execute(
         update(Segment).where(Segment.name.in_(memberships)).values(size=Segment.size - 1)
     )
+    # Likewise push_lists.size: the lists the user was on lose that member.
+    pushed = select(PushListMember.list_id).where(PushListMember.user_id == user_id)
+    session.execute(update(PushList).where(PushList.id.in_(pushed)).values(size=PushList.size - 1))
     deleted = session.execute(delete(User).where(User.id == user_id)).rowcount  # type: ignore[attr-defined]
     if not deleted:
         return False

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from api import auth
 from api.app import create_app
 from api.cli import app as cli_app
+from api.pseudonyms import person_ref
 from api.settings import Settings
 
 ROOT = "root-key-for-tests"
@@ -163,3 +164,15 @@ def test_wider_csv_export_needs_the_admin_scope(keyed: TestClient) -> None:
     unknown = keyed.get("/v1/push-lists/none", params={"fields": "email"}, headers=marketer)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["loc"] == ["query", "fields"]
     assert keyed.get("/v1/push-lists/none", headers=marketer).status_code == 404
+
+
+def test_access_log_names_users_by_pseudonym(
+    keyed: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="tagmatch.access")
+    keyed.put("/v1/users", json={"users": [{"id": "bob@example.com"}]}, headers=_bearer(ROOT))
+    assert keyed.delete("/v1/users/bob@example.com", headers=_bearer(ROOT)).status_code == 204
+    paths = [getattr(r, "path", "") for r in caplog.records if r.name == "tagmatch.access"]
+    assert f"/v1/users/{person_ref('bob@example.com')}" in paths
+    ours = [r for r in caplog.records if r.name.startswith("tagmatch")]  # not the client's
+    assert ours and not any("bob@example.com" in r.getMessage() + str(r.__dict__) for r in ours)

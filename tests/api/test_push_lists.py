@@ -167,6 +167,8 @@ def test_erased_user_leaves_every_list_and_their_push_history_goes(
         with session_scope(make_session_factory(engine)) as session:
             query = select(func.count()).where(PushListMember.user_id == erased)
             assert session.scalar(query) == 0
+            size = select(PushList.size).where(PushList.id == created["id"])
+            assert session.scalar(size) == 19  # push_lists.size stays true
     finally:
         engine.dispose()
 
