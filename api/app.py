@@ -94,7 +94,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = factory = make_session_factory(engine)
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
     app.state.open_session = open_session = partial(session_scope, factory)
-    app.state.authenticator = Authenticator(settings, open_session)
+    app.state.authenticator = authenticator = Authenticator(settings, open_session)
+    authenticator.required()  # knows at once whether keys are in use, even if the store goes
     app.state.writes = WriteCounter()
     margin = timedelta(seconds=settings.live_margin_seconds)
     # Item writes extract keywords with jieba, whose dictionary takes seconds to load: it is

@@ -88,8 +88,15 @@ class Authenticator:
         now = time.monotonic()
         checked_at, present = self._keys_in_store
         if now - checked_at > CACHE_SECONDS:
-            with self.open_session(read_only=True) as session:
-                present = keys.any_active_key(session)
+            try:
+                with self.open_session(read_only=True) as session:
+                    present = keys.any_active_key(session)
+            except Exception:
+                # Store unreachable: keep the last answer. Open stays open (reads are
+                # served from memory then); keys in use cannot be checked, so that raises.
+                if checked_at == 0.0 or present:
+                    raise
+                return False
             self._keys_in_store = (now, present)
         return present
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -36,13 +38,40 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+_SQLITE_WRITERS = threading.Lock()
+
+
+@contextmanager
+def _sqlite_writer_turn(request: Request) -> Iterator[None]:
+    """This process's writers queue on a lock before SQLite's: its busy handler polls with
+    growing sleeps and lets a writer starve under load, a lock hands over at once. Waiting
+    is bounded by the same busy timeout."""
+    timeout = request.app.state.settings.sqlite_busy_timeout_ms / 1000
+    if not _SQLITE_WRITERS.acquire(timeout=timeout):
+        log.warning("no turn to write within %.1f s on %s", timeout, request.url.path)
+        raise ProblemError(
+            503,
+            "Store busy",
+            "the database is busy with other writes; nothing was written, retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        yield
+    finally:
+        _SQLITE_WRITERS.release()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """Commit when the route returns, roll back when it raises. A committed request that may
     have written is counted, so this process's next answer reads it first (api/live).
     Reading requests do not queue for SQLite's write lock; writing ones do, so concurrent
     writers wait their turn instead of failing."""
-    read_only = request.method in READING_METHODS and is_sqlite(request.app.state.engine)
-    with session_scope(request.app.state.session_factory, read_only=read_only) as session:
+    sqlite = is_sqlite(request.app.state.engine)
+    read_only = request.method in READING_METHODS and sqlite
+    with (
+        _sqlite_writer_turn(request) if sqlite and not read_only else nullcontext(),
+        session_scope(request.app.state.session_factory, read_only=read_only) as session,
+    ):
         yield session
     if request.method not in READING_METHODS:
         writes: WriteCounter = request.app.state.writes

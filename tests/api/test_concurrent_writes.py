@@ -41,7 +41,11 @@ def _mixed_call(client: TestClient, world: World, n: int) -> int:
 
 
 def test_mixed_write_load_and_concurrent_refreshes_give_no_errors(fresh_world: World) -> None:
-    with TestClient(create_app(fresh_world.settings)) as client:
+    # Writers queue for their turn; the busy timeout only bounds the wait. It is raised
+    # here because the 2 test cores are shared with other suites: a queue of 16 writers
+    # may then wait longer than the 10 s default, which would be a 503 "Store busy".
+    settings = fresh_world.settings.model_copy(update={"sqlite_busy_timeout_ms": 60_000})
+    with TestClient(create_app(settings)) as client:
         created = client.put("/v1/segments/load", json={"rule": "life = 'active' or life = 'new'"})
         assert created.status_code == 200
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
