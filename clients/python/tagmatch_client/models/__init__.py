@@ -1,6 +1,9 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .audience_out import AudienceOut
+from .audit_entry_out import AuditEntryOut
+from .audit_entry_out_detail import AuditEntryOutDetail
+from .audit_page import AuditPage
 from .consent import Consent
 from .event_batch import EventBatch
 from .event_in import EventIn
@@ -16,6 +19,11 @@ from .job_accepted import JobAccepted
 from .job_list import JobList
 from .job_out import JobOut
 from .job_out_result_type_0 import JobOutResultType0
+from .key_created import KeyCreated
+from .key_in import KeyIn
+from .key_in_scopes_item import KeyInScopesItem
+from .key_list import KeyList
+from .key_out import KeyOut
 from .keyword import Keyword
 from .model_list import ModelList
 from .model_version_detail import ModelVersionDetail
@@ -58,6 +66,9 @@ from .user_out_tags import UserOutTags
 
 __all__ = (
     "AudienceOut",
+    "AuditEntryOut",
+    "AuditEntryOutDetail",
+    "AuditPage",
     "Consent",
     "EventBatch",
     "EventIn",
@@ -73,6 +84,11 @@ __all__ = (
     "JobList",
     "JobOut",
     "JobOutResultType0",
+    "KeyCreated",
+    "KeyIn",
+    "KeyInScopesItem",
+    "KeyList",
+    "KeyOut",
     "Keyword",
     "ModelList",
     "ModelVersionDetail",

@@ -16,12 +16,12 @@ class EventIn:
     """
     Attributes:
         id (str): client event id: a resend with the same id is a no-op
-        item_id (str): client-chosen id, 1-128 characters, no control characters
+        item_id (str): client-chosen id, 1-128 characters, no control characters, no '/'
         ts (datetime.datetime): when it happened, ISO 8601 with a zone
         type_ (str): one of the types weighted in the model configuration (events.weights: view, click, rating, like,
             favorite, share, comment, purchase by default) or listed in TAGMATCH_EXTRA_EVENT_TYPES; any other is refused
-        user_id (str): client-chosen id, 1-128 characters, no control characters
-        value (float | None | Unset): rating, amount
+        user_id (str): client-chosen id, 1-128 characters, no control characters, no '/'
+        value (float | None | Unset): rating, amount; |value| <= 1e12
     """
 
     id: str

@@ -20,7 +20,7 @@ class ItemIn:
     """Fields you send replace the stored ones; fields you leave out keep their value.
 
     Attributes:
-        id (str): client-chosen id, 1-128 characters, no control characters
+        id (str): client-chosen id, 1-128 characters, no control characters, no '/'
         category (None | str | Unset):
         expires_at (datetime.datetime | None | Unset): not recommended from this moment on
         published_at (datetime.datetime | None | Unset):

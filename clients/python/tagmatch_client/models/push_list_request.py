@@ -18,7 +18,7 @@ T = TypeVar("T", bound="PushListRequest")
 class PushListRequest:
     """
     Attributes:
-        item_id (str): client-chosen id, 1-128 characters, no control characters
+        item_id (str): client-chosen id, 1-128 characters, no control characters, no '/'
         exclude_seen (bool | Unset):  Default: True.
         frequency_cap (FrequencyCap | None | Unset):
         segment (None | str | Unset):

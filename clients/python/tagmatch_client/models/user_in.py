@@ -21,7 +21,7 @@ class UserIn:
     """Fields you send replace the stored ones; fields you leave out keep their value.
 
     Attributes:
-        id (str): client-chosen id, 1-128 characters, no control characters
+        id (str): client-chosen id, 1-128 characters, no control characters, no '/'
         attributes (UserInAttributes | Unset): e.g. {"age": 31, "gender": "f", "region": "上海"}
         consent (Consent | Unset):
         tags (list[str] | Unset | UserInTagsType1): tags: ["genre:Comedy", ...] (weight 1 each) or {"genre:Comedy": 0.8}

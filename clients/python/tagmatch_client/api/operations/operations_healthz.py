@@ -50,6 +50,9 @@ def sync_detailed(
 ) -> Response[OperationsHealthzResponseOperationsHealthz]:
     """The process is up
 
+     On the event loop, touching nothing: it answers while every worker thread waits on
+    a stalled database.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -73,6 +76,9 @@ def sync(
 ) -> OperationsHealthzResponseOperationsHealthz | None:
     """The process is up
 
+     On the event loop, touching nothing: it answers while every worker thread waits on
+    a stalled database.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -91,6 +97,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[OperationsHealthzResponseOperationsHealthz]:
     """The process is up
+
+     On the event loop, touching nothing: it answers while every worker thread waits on
+    a stalled database.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -112,6 +121,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 ) -> OperationsHealthzResponseOperationsHealthz | None:
     """The process is up
+
+     On the event loop, touching nothing: it answers while every worker thread waits on
+    a stalled database.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -15,6 +15,7 @@ def _get_kwargs(
     list_id: str,
     *,
     format_: PushListsGetPushListFormat | Unset = PushListsGetPushListFormat.JSON,
+    fields: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -24,6 +25,13 @@ def _get_kwargs(
         json_format_ = format_.value
 
     params["format"] = json_format_
+
+    json_fields: None | str | Unset
+    if isinstance(fields, Unset):
+        json_fields = UNSET
+    else:
+        json_fields = fields
+    params["fields"] = json_fields
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -78,12 +86,15 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     format_: PushListsGetPushListFormat | Unset = PushListsGetPushListFormat.JSON,
+    fields: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Get Push List
 
     Args:
         list_id (str):
         format_ (PushListsGetPushListFormat | Unset):  Default: PushListsGetPushListFormat.JSON.
+        fields (None | str | Unset): CSV columns beyond list_id,user_id,score: rank,reasons (admin
+            scope)
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,6 +107,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         list_id=list_id,
         format_=format_,
+        fields=fields,
     )
 
     response = client.get_httpx_client().request(
@@ -110,12 +122,15 @@ def sync(
     *,
     client: AuthenticatedClient,
     format_: PushListsGetPushListFormat | Unset = PushListsGetPushListFormat.JSON,
+    fields: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Get Push List
 
     Args:
         list_id (str):
         format_ (PushListsGetPushListFormat | Unset):  Default: PushListsGetPushListFormat.JSON.
+        fields (None | str | Unset): CSV columns beyond list_id,user_id,score: rank,reasons (admin
+            scope)
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,6 +144,7 @@ def sync(
         list_id=list_id,
         client=client,
         format_=format_,
+        fields=fields,
     ).parsed
 
 
@@ -137,12 +153,15 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     format_: PushListsGetPushListFormat | Unset = PushListsGetPushListFormat.JSON,
+    fields: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Get Push List
 
     Args:
         list_id (str):
         format_ (PushListsGetPushListFormat | Unset):  Default: PushListsGetPushListFormat.JSON.
+        fields (None | str | Unset): CSV columns beyond list_id,user_id,score: rank,reasons (admin
+            scope)
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -155,6 +174,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         list_id=list_id,
         format_=format_,
+        fields=fields,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -167,12 +187,15 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     format_: PushListsGetPushListFormat | Unset = PushListsGetPushListFormat.JSON,
+    fields: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Get Push List
 
     Args:
         list_id (str):
         format_ (PushListsGetPushListFormat | Unset):  Default: PushListsGetPushListFormat.JSON.
+        fields (None | str | Unset): CSV columns beyond list_id,user_id,score: rank,reasons (admin
+            scope)
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,5 +210,6 @@ async def asyncio(
             list_id=list_id,
             client=client,
             format_=format_,
+            fields=fields,
         )
     ).parsed
