@@ -1,7 +1,7 @@
 """api keys with scopes (hashed) and the append-only audit log
 
 Revision ID: 0200
-Revises: 0007
+Revises: 0300
 Create Date: 2026-11-28
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0200"
-down_revision: str | None = "0007"
+down_revision: str | None = "0300"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
