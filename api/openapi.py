@@ -22,6 +22,11 @@ PROBLEM_JSON = "application/problem+json"
 
 TAGS: list[dict[str, str]] = [
     {
+        "name": "admin",
+        "description": "API keys with scopes (created, listed, revoked) and the append-only "
+        "audit log; the admin scope.",
+    },
+    {
         "name": "users",
         "description": "Upsert users with attributes, declared tags and push consent; read "
         "one; erase one (attributes, events, push history; gone from answers at once).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import StrictModel, bounded_text
 
@@ -13,6 +13,11 @@ Scope = Literal["ingest", "serve", "marketing", "admin"]
 
 
 class KeyIn(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "crm export", "scopes": ["marketing"]}]},
+    )
+
     name: Annotated[str, bounded_text(128), Field(min_length=1)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=4)]
 

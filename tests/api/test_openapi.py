@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from api.app import create_app
-from api.schemas import events, items, push_lists, segments, users
+from api.schemas import events, items, keys, push_lists, segments, users
 from api.settings import Settings
 
 STORED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
@@ -59,7 +59,7 @@ def test_every_tag_is_described() -> None:
 def test_every_request_body_has_a_valid_example() -> None:
     models = {
         name: model
-        for module in (users, items, events, push_lists, segments)
+        for module in (users, items, events, push_lists, segments, keys)
         for name, model in vars(module).items()
         if isinstance(model, type) and issubclass(model, BaseModel)
     }
