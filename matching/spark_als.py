@@ -109,11 +109,15 @@ def fit_als_spark(confidence: sp.csr_matrix, config: ALSConfig) -> tuple[np.ndar
         spark_session(config.spark_master) as spark,
     ):
         directory = Path(work)
+        # Without checkpoints each ALS sweep lengthens the RDD lineage, and a few dozen sweeps
+        # overflow the JVM's stack (StackOverflowError) when the plan is serialised.
+        spark.sparkContext.setCheckpointDir(str(directory / "checkpoints"))
         write_triples(confidence, directory / _TRIPLES)
         triples = spark.read.parquet(str(directory / _TRIPLES))
         als = ALS(
             rank=config.factors,
             maxIter=config.iterations,
+            checkpointInterval=5,
             regParam=spark_reg_param(confidence, config.regularization),
             implicitPrefs=True,
             alpha=config.alpha,
