@@ -20,6 +20,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
+from api.console.docs import install_offline_docs
+from api.console.router import install_console
 from api.errors import install_error_handlers
 from api.jobs.train import load_model_config
 from api.live import LiveState, WriteCounter
@@ -189,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=_lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # /docs and /redoc come from install_offline_docs: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.event_types = accepted_event_types(settings)
@@ -221,4 +225,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models,
     ):
         app.include_router(module.router)
+    install_offline_docs(app)
+    install_console(app)
     return app

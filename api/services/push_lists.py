@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from api.errors import ProblemError
 from api.model_holder import Serving
-from api.schemas.push_lists import PushListOut, PushListRequest
+from api.schemas.push_lists import (
+    PushListOut,
+    PushListPage,
+    PushListRequest,
+    PushListSummary,
+    decode_cursor,
+    encode_cursor,
+)
 from api.schemas.serving import ScoredUser
 from api.services.matching import audience, item_not_found
 from api.services.segments import segment_rule
@@ -117,3 +124,29 @@ def members_csv(members: list[PushListMember]) -> str:
     for m in members:
         writer.writerow([m.rank, m.user_id, f"{m.score:.6f}", "|".join(m.reasons or [])])
     return buffer.getvalue()
+
+
+def list_push_lists(session: Session, cursor: str | None, limit: int) -> PushListPage:
+    """Saved lists newest first, without members; a cursor this API did not hand out is a 422
+    naming it."""
+    try:
+        position = None if cursor is None else decode_cursor(cursor)
+    except ValueError as error:
+        raise ProblemError(
+            422, "Invalid cursor", str(error), [{"loc": ["query", "cursor"], "msg": str(error)}]
+        ) from None
+    rows, next_position = store.list_push_lists(session, position, limit)
+    return PushListPage(
+        push_lists=[
+            PushListSummary(
+                id=r.id,
+                item_id=r.item_id,
+                created_at=r.created_at,
+                model_version=r.model_version,
+                size=r.size,
+                request=dict(r.request),
+            )
+            for r in rows
+        ],
+        next_cursor=encode_cursor(next_position),
+    )
