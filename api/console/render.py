@@ -18,6 +18,14 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 # Personal data (segments, users, push lists) must not stay in a browser's or proxy's cache.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Pages load only the console's own script and stylesheet; no inline code, no framing.
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -61,7 +69,7 @@ def page(
             **(context or {}),
         },
         status_code=status_code,
-        headers=NO_STORE,
+        headers=PAGE_HEADERS,
     )
     finish(request, response)
     return response

@@ -19,19 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser_support import API_KEY, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from trained_world import World, build_world
-
-CHROMIUM = Path(os.environ.get("TAGMATCH_TEST_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).parent / "artifacts"
-API_KEY = "console-test-key-5f1c"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def _free_port() -> int:

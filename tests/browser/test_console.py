@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import API_KEY, ARTIFACTS
+from browser_support import API_KEY, ARTIFACTS
 
 Page = Any  # playwright.sync_api.Page; imported lazily so collection needs no browser
 
@@ -45,3 +45,23 @@ def test_overview_after_login(page: Page) -> None:
     cookie = next(c for c in page.context.cookies() if c["name"] == "tagmatch_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert API_KEY not in cookie["value"]
+
+
+def test_docs_render_with_nothing_from_outside(page: Page, base_url: str) -> None:
+    """Every asset comes from the app; what a bundle still asks of the outside (ReDoc's
+    footer logo) the page's Content-Security-Policy blocks before it leaves the browser."""
+    loaded: list[str] = []
+    failed: list[tuple[str, str]] = []
+    page.on("response", lambda response: loaded.append(response.url))
+    page.on("requestfailed", lambda request: failed.append((request.url, request.failure or "")))
+    page.goto("/docs")
+    page.locator(".swagger-ui .information-container").wait_for()
+    assert page.locator(".opblock").count() > 10  # the operations rendered from our spec
+    shot(page, "docs")
+    page.goto("/redoc")
+    page.locator("h1:has-text('tagmatch')").first.wait_for()
+    shot(page, "redoc")
+    local = (base_url, "data:", "blob:")
+    assert not [url for url in loaded if not url.startswith(local)], loaded
+    escaped = [(url, why) for url, why in failed if "csp" not in why.lower()]
+    assert not [url for url, _ in escaped if not url.startswith(local)], failed
