@@ -1,7 +1,9 @@
 """Read-only look-ups the marketer's console needs beyond the API's: data counts for its
-overview and items found by a piece of their title or id."""
+overview, items found by a piece of their title or id, and item titles by id."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -42,3 +44,12 @@ def find_items(session: Session, text: str, limit: int = 20) -> list[Item]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def item_titles(session: Session, item_ids: Iterable[str]) -> dict[str, str]:
+    """Titles by item id, deleted items included (a report may name them)."""
+    ids = list(dict.fromkeys(item_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Item.id, Item.title).where(Item.id.in_(ids)))
+    return {item_id: title or "" for item_id, title in rows}

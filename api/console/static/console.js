@@ -13,7 +13,7 @@
   async function check() {
     const mine = ++sent;
     const rule = editor.value;
-    if (!rule.trim()) { status.textContent = ""; caret.textContent = ""; return; }
+    if (!rule.trim()) { status.textContent = ""; caret.replaceChildren(); return; }
     const response = await fetch("/console/segments/check?rule=" + encodeURIComponent(rule), {
       headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store",
     });
@@ -23,16 +23,16 @@
     if (body.valid) {
       status.className = "ok";
       status.textContent = words.valid + (body.size === null ? "" : " · " + body.size + " " + words.size);
-      caret.textContent = "";
+      caret.replaceChildren();
       editor.setAttribute("aria-invalid", "false");
     } else {
       status.className = "error";
-      const where = body.error.line ? " (" + body.error.line + ":" + body.error.column + ")" : "";
-      status.textContent = words.invalid + where + ": " + body.error.message;
-      // The offending line with a caret under the error's column.
-      const lines = rule.split("\n");
-      const line = lines[(body.error.line || 1) - 1] || "";
-      caret.textContent = line + "\n" + " ".repeat(Math.max((body.error.column || 1) - 1, 0)) + "^";
+      status.textContent = words.invalid + ": " + body.error.message;
+      // The rule up to the error, then the offending character marked (a space past the end).
+      const at = Math.min(Math.max(body.error.position || 0, 0), rule.length);
+      const mark = document.createElement("mark");
+      mark.textContent = rule.slice(at, at + 1) || " ";
+      caret.replaceChildren(document.createTextNode(rule.slice(0, at)), mark);
       editor.setAttribute("aria-invalid", "true");
     }
   }
