@@ -4,18 +4,28 @@ replaced by the service function of the same purpose and this module is deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import Response
 from sqlalchemy.orm import Session
 
 from api.errors import ProblemError
 from api.jobs import segments as segment_jobs
 from api.model_holder import ModelHolder
+from api.routes import audiences as audience_routes
+from api.routes import profiles as profile_routes
+from api.routes import push_lists as push_routes
+from api.routes import recommendations as recommendation_routes
 from api.routes import segments as segment_routes
+from api.schemas.push_lists import FrequencyCap, PushListRequest
 from api.schemas.segments import SegmentIn
-from api.serving import require_model
+from api.schemas.serving import AudienceOut
+from api.serving import require_model, snapshot_time, user_mask
+from api.store import push_lists as push_store
 from api.store import segments as segment_store
 from api.store.console import item_titles as item_titles
+from api.store.events import users_who_saw_item
 from api.store.tables import Segment
 from matching.model import TrainedModel
 
@@ -64,3 +74,62 @@ def segment_report(session: Session, holder: ModelHolder, name: str, *, min_coun
         segment_jobs.refresh_segment(session, model, name, segment.rule)
     body = segment_jobs.report(session, model, name, segment.rule, min_count=min_count)
     return Report(name, segment.rule, model.version, body)
+
+
+# ---- audiences and push lists
+
+
+def audience_preview(
+    session: Session, holder: ModelHolder, item_id: str, n: int, segment: str | None
+) -> AudienceOut:
+    return audience_routes.audience(item_id, session, holder, n, segment, None, True)
+
+
+def deliverable_reach(
+    session: Session,
+    holder: ModelHolder,
+    item_id: str,
+    *,
+    segment: str | None,
+    frequency_cap: FrequencyCap | None,
+    exclude_seen: bool = True,
+) -> int:
+    """How many users a push list of unlimited size would hold: in the segment, with push
+    consent now, not erased, under the frequency cap, and (by default) not yet engaged with
+    the item. The same filters the push list's search applies, counted instead of ranked."""
+    model = require_model(holder, "a reach estimate")
+    item = audience_routes.existing_item(session, item_id)
+    members = None if segment is None else audience_routes.segment_members(session, segment)
+    mask = user_mask(model, session, members=members, consent_only=True)
+    excluded: set[str] = set()
+    if frequency_cap is not None:
+        since = datetime.now(UTC) - timedelta(hours=frequency_cap.hours)
+        excluded |= push_store.capped_user_ids(session, since, frequency_cap.max)
+    row = model.items.index(item.id)
+    if exclude_seen:
+        since_snapshot = snapshot_time(model) if row is not None else None
+        excluded |= users_who_saw_item(session, item.id, outside_snapshot=since_snapshot)
+        if row is not None:
+            mask[model.interacted_users(row)] = False
+    rows = model.user_rows(excluded)
+    mask[rows[rows >= 0]] = False
+    return int(mask.sum())
+
+
+def create_push_list(session: Session, holder: ModelHolder, request: PushListRequest) -> str:
+    return push_routes.create_push_list(request, session, holder).id
+
+
+def push_list_csv(session: Session, list_id: str) -> Response:
+    return push_routes.get_push_list(list_id, session, "csv")
+
+
+# ---- users
+
+
+def profile(session: Session, holder: ModelHolder, user_id: str) -> Any:
+    return profile_routes.profile(user_id, session, holder)
+
+
+def recommendations(session: Session, holder: ModelHolder, user_id: str, n: int) -> Any:
+    return recommendation_routes.recommend(user_id, session, holder, n, None, None, True)

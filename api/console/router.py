@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import overview, segments
+from api.console import audience, overview, segments, users
 from api.console.auth import (
     ConsoleSessionDep,
     CsrfRejected,
@@ -85,5 +85,5 @@ def install_console(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.include_router(router)
-    for module in (overview, segments):
+    for module in (overview, segments, audience, users):
         app.include_router(module.router)

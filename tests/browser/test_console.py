@@ -111,3 +111,49 @@ def test_main_flow_segment_report_audience_push_list_csv(page: Page) -> None:
     assert page.locator("#lifecycle svg.bars rect").count() == 8  # 4 stages, segment and all
     assert page.locator("#tags tbody tr").count() >= 1
     shot(page, "persona-report")
+
+    # Pick an item by its title (the report's top item), preview its audience in the segment.
+    title = page.locator("#items tbody tr").first.locator("td").nth(1).inner_text()
+    assert title
+    page.click("#to-audience")
+    page.fill("#q", title)
+    page.click("#item-search button[type=submit]")
+    page.locator("#item-results a.pick").first.click()
+    page.wait_for_url(re.compile(r"/console/audience/[^?]+\?segment=yoga-fans"))
+    preview = page.locator("#audience-preview tbody tr")
+    assert preview.count() == 20
+    assert page.locator("#audience-preview .tag").count() >= 20  # every user has reasons
+    reach = int(page.locator("#reach").inner_text())
+    assert 0 < reach <= live
+    shot(page, "audience-preview")
+
+    # A push list of the whole deliverable reach holds exactly that many users.
+    page.fill("#push-size", "10000")
+    page.click("#create-push")
+    page.wait_for_url(re.compile(r"/console/push-lists/[0-9a-f]+$"))
+    assert f"· {reach} " in page.locator("#created .ok").inner_text()
+    assert page.locator("#push-lists tbody tr").count() >= 1
+    shot(page, "push-list")
+
+    # The CSV download: a header and one row per member.
+    with page.expect_download() as waiting:
+        page.click("#download-created")
+    download = waiting.value
+    target = ARTIFACTS / download.suggested_filename
+    download.save_as(target)
+    rows = target.read_text("utf-8").strip().splitlines()
+    assert rows[0] == "rank,user_id,score,reasons"
+    assert len(rows) == reach + 1
+
+
+def test_user_lookup_shows_tag_sources_and_recommendations(page: Page) -> None:
+    login(page)
+    page.goto("/console/users?lang=zh")
+    page.fill("#user-id", "user-000001")
+    page.click("#user-form button[type=submit]")
+    page.locator("#persona").wait_for()
+    for source in ("declared", "behavioural", "system"):
+        assert page.locator(f".tags-{source} .tag").count() >= 1, source
+    assert page.locator("#recommendations tbody tr").count() == 10
+    assert "推荐内容" in page.locator("#recommendations h2").inner_text()
+    shot(page, "user-lookup")

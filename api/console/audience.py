@@ -1,0 +1,173 @@
+"""Audience and push-list pages: find an item, preview who should get it with reasons, see
+how many could receive a push now, create a push list, list saved ones, download CSV.
+
+Every figure comes from the same services as GET /v1/items/{id}/audience and
+/v1/push-lists; the CSV is the API's own, served here under the console session.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.console import pending
+from api.console.auth import ConsoleSessionDep, check_csrf
+from api.console.render import NO_STORE, page, redirect
+from api.deps import SessionDep
+from api.errors import ProblemError
+from api.schemas.common import ID_MAX
+from api.schemas.push_lists import (
+    MAX_SIZE,
+    FrequencyCap,
+    PushListRequest,
+    decode_cursor,
+    encode_cursor,
+)
+from api.serving import HolderDep
+from api.store import push_lists as push_store
+from api.store.console import find_items
+from api.store.items import get_item
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+ItemId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
+OptionalName = Annotated[str | None, Query(max_length=ID_MAX)]
+PREVIEW_MAX = 1_000
+LISTS_PER_PAGE = 25
+MEMBERS_SHOWN = 50
+
+
+def _cap(cap_max: int | None, cap_hours: float | None) -> FrequencyCap | None:
+    """Both fields or neither: half a cap is no cap."""
+    if cap_max is None or cap_hours is None:
+        return None
+    return FrequencyCap(max=cap_max, hours=cap_hours)
+
+
+@router.get("/audience", response_class=HTMLResponse)
+def find(
+    request: Request,
+    visitor: ConsoleSessionDep,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    segment: OptionalName = None,
+) -> Response:
+    context = {"q": q, "segment": segment or "", "items": find_items(session, q) if q else []}
+    return page(request, visitor, "audience.html", context)
+
+
+@router.get("/audience/{item_id}", response_class=HTMLResponse)
+def preview(
+    request: Request,
+    visitor: ConsoleSessionDep,
+    session: SessionDep,
+    holder: HolderDep,
+    item_id: ItemId,
+    segment: OptionalName = None,
+    n: Annotated[int, Query(ge=1, le=PREVIEW_MAX)] = 20,
+    cap_max: Annotated[int | None, Query(ge=1, le=1_000)] = None,
+    cap_hours: Annotated[float | None, Query(gt=0, le=24 * 365)] = None,
+) -> Response:
+    item = get_item(session, item_id)
+    if item is None:
+        context: dict[str, Any] = {"message": f"no item {item_id!r}"}
+        return page(request, visitor, "error.html", context, status_code=404)
+    segment = segment or None
+    context = {
+        "item": item,
+        "segments": pending.list_segments(session),
+        "segment": segment,
+        "n": n,
+        "cap_max": cap_max,
+        "cap_hours": cap_hours,
+        "users": None,
+        "reach": None,
+    }
+    try:
+        context["users"] = pending.audience_preview(session, holder, item_id, n, segment).users
+        context["reach"] = pending.deliverable_reach(
+            session, holder, item_id, segment=segment, frequency_cap=_cap(cap_max, cap_hours)
+        )
+    except ProblemError as problem:  # no model yet, an unknown segment
+        context["problem"] = problem.detail or problem.title
+        return page(request, visitor, "audience_item.html", context, status_code=problem.status)
+    return page(request, visitor, "audience_item.html", context)
+
+
+@router.post("/push-lists", response_class=HTMLResponse)
+def create(
+    request: Request,
+    visitor: ConsoleSessionDep,
+    session: SessionDep,
+    holder: HolderDep,
+    csrf_token: Annotated[str, Form(max_length=128)],
+    item_id: Annotated[str, Form(min_length=1, max_length=ID_MAX)],
+    size: Annotated[int, Form(ge=1, le=MAX_SIZE)],
+    segment: Annotated[str, Form(max_length=ID_MAX)] = "",
+    cap_max: Annotated[int | None, Form(ge=1, le=1_000)] = None,
+    cap_hours: Annotated[float | None, Form(gt=0, le=24 * 365)] = None,
+) -> Response:
+    check_csrf(visitor, csrf_token)
+    push_request = PushListRequest(
+        item_id=item_id,
+        size=size,
+        segment=segment or None,
+        frequency_cap=_cap(cap_max, cap_hours),
+    )
+    try:
+        list_id = pending.create_push_list(session, holder, push_request)
+    except ProblemError as problem:
+        session.rollback()
+        context: dict[str, Any] = {"message": problem.detail or problem.title}
+        return page(request, visitor, "error.html", context, status_code=problem.status)
+    return redirect(request, visitor, f"/console/push-lists/{list_id}")
+
+
+@router.get("/push-lists", response_class=HTMLResponse)
+def saved(
+    request: Request,
+    visitor: ConsoleSessionDep,
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+) -> Response:
+    try:
+        position = None if cursor is None else decode_cursor(cursor)
+    except ValueError:
+        position = None  # a stale or edited link: start from the newest
+    rows, next_position = push_store.list_push_lists(session, position, LISTS_PER_PAGE)
+    context = {"lists": rows, "next_cursor": encode_cursor(next_position)}
+    return page(request, visitor, "push_lists.html", context)
+
+
+@router.get("/push-lists/{list_id}.csv")
+def download(
+    visitor: ConsoleSessionDep,
+    session: SessionDep,
+    list_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> Response:
+    response = pending.push_list_csv(session, list_id)
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/push-lists/{list_id}", response_class=HTMLResponse)
+def show(
+    request: Request,
+    visitor: ConsoleSessionDep,
+    session: SessionDep,
+    list_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> Response:
+    created = push_store.get_push_list(session, list_id)
+    if created is None:
+        context: dict[str, Any] = {"message": f"no push list {list_id!r}"}
+        return page(request, visitor, "error.html", context, status_code=404)
+    rows, next_position = push_store.list_push_lists(session, None, LISTS_PER_PAGE)
+    context = {
+        "created": created,
+        "members": push_store.push_list_members(session, list_id)[:MEMBERS_SHOWN],
+        "lists": rows,
+        "next_cursor": encode_cursor(next_position),
+    }
+    return page(request, visitor, "push_lists.html", context)
