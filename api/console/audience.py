@@ -7,26 +7,23 @@ Every figure comes from the same services as GET /v1/items/{id}/audience and
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console import pending
 from api.console.auth import ConsoleSessionDep, check_csrf
 from api.console.render import NO_STORE, page, redirect
-from api.deps import SessionDep
+from api.deps import ServingDep, SessionDep, require_serving
 from api.errors import ProblemError
 from api.schemas.common import ID_MAX
-from api.schemas.push_lists import (
-    MAX_SIZE,
-    FrequencyCap,
-    PushListRequest,
-    decode_cursor,
-    encode_cursor,
-)
-from api.serving import HolderDep
-from api.store import push_lists as push_store
+from api.schemas.push_lists import MAX_SIZE, FrequencyCap, PushListRequest
+from api.schemas.serving import ScoredUser
+from api.services import matching
+from api.services import push_lists as push_service
+from api.services.segments import segment_rule
+from api.store import segments as segment_store
 from api.store.console import find_items
 from api.store.items import get_item
 
@@ -63,7 +60,7 @@ def preview(
     request: Request,
     visitor: ConsoleSessionDep,
     session: SessionDep,
-    holder: HolderDep,
+    serving: ServingDep,
     item_id: ItemId,
     segment: OptionalName = None,
     n: Annotated[int, Query(ge=1, le=PREVIEW_MAX)] = 20,
@@ -77,7 +74,7 @@ def preview(
     segment = segment or None
     context = {
         "item": item,
-        "segments": pending.list_segments(session),
+        "segments": segment_store.list_segments(session),
         "segment": segment,
         "n": n,
         "cap_max": cap_max,
@@ -86,9 +83,17 @@ def preview(
         "reach": None,
     }
     try:
-        context["users"] = pending.audience_preview(session, holder, item_id, n, segment).users
-        context["reach"] = pending.deliverable_reach(
-            session, holder, item_id, segment=segment, frequency_cap=_cap(cap_max, cap_hours)
+        current = require_serving(serving, "an audience")
+        rule = None if segment is None else segment_rule(session, segment, loc=("query", "segment"))
+        found = matching.audience(current, item_id, n, segment=rule)
+        context["users"] = [ScoredUser.of(s) for s in found]
+        context["reach"] = push_service.deliverable_reach(
+            session,
+            current,
+            item_id,
+            segment=segment,
+            frequency_cap=_cap(cap_max, cap_hours),
+            now=datetime.now(UTC),
         )
     except ProblemError as problem:  # no model yet, an unknown segment
         context["problem"] = problem.detail or problem.title
@@ -101,7 +106,7 @@ def create(
     request: Request,
     visitor: ConsoleSessionDep,
     session: SessionDep,
-    holder: HolderDep,
+    serving: ServingDep,
     csrf_token: Annotated[str, Form(max_length=128)],
     item_id: Annotated[str, Form(min_length=1, max_length=ID_MAX)],
     size: Annotated[int, Form(ge=1, le=MAX_SIZE)],
@@ -117,7 +122,9 @@ def create(
         frequency_cap=_cap(cap_max, cap_hours),
     )
     try:
-        list_id = pending.create_push_list(session, holder, push_request)
+        current = require_serving(serving, "a push list")
+        now = datetime.now(UTC)
+        list_id = push_service.create_push_list(session, current, push_request, now=now).id
     except ProblemError as problem:
         session.rollback()
         context: dict[str, Any] = {"message": problem.detail or problem.title}
@@ -133,11 +140,10 @@ def saved(
     cursor: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     try:
-        position = None if cursor is None else decode_cursor(cursor)
-    except ValueError:
-        position = None  # a stale or edited link: start from the newest
-    rows, next_position = push_store.list_push_lists(session, position, LISTS_PER_PAGE)
-    context = {"lists": rows, "next_cursor": encode_cursor(next_position)}
+        found = push_service.list_push_lists(session, cursor, LISTS_PER_PAGE)
+    except ProblemError:  # a stale or edited link: start from the newest
+        found = push_service.list_push_lists(session, None, LISTS_PER_PAGE)
+    context = {"lists": found.push_lists, "next_cursor": found.next_cursor}
     return page(request, visitor, "push_lists.html", context)
 
 
@@ -147,9 +153,15 @@ def download(
     session: SessionDep,
     list_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> Response:
-    response = pending.push_list_csv(session, list_id)
-    response.headers.update(NO_STORE)
-    return response
+    _, members = push_service.get_push_list(session, list_id)
+    return Response(
+        push_service.members_csv(members),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="push-list-{list_id}.csv"',
+            **NO_STORE,
+        },
+    )
 
 
 @router.get("/push-lists/{list_id}", response_class=HTMLResponse)
@@ -159,15 +171,17 @@ def show(
     session: SessionDep,
     list_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> Response:
-    created = push_store.get_push_list(session, list_id)
-    if created is None:
-        context: dict[str, Any] = {"message": f"no push list {list_id!r}"}
-        return page(request, visitor, "error.html", context, status_code=404)
-    rows, next_position = push_store.list_push_lists(session, None, LISTS_PER_PAGE)
+    try:
+        created, members = push_service.get_push_list(session, list_id)
+    except ProblemError as problem:
+        context: dict[str, Any] = {"message": problem.detail or problem.title}
+        return page(request, visitor, "error.html", context, status_code=problem.status)
+    newest = push_service.list_push_lists(session, None, LISTS_PER_PAGE)
     context = {
         "created": created,
-        "members": push_store.push_list_members(session, list_id)[:MEMBERS_SHOWN],
-        "lists": rows,
-        "next_cursor": encode_cursor(next_position),
+        "members_total": len(members),
+        "members": members[:MEMBERS_SHOWN],
+        "lists": newest.push_lists,
+        "next_cursor": newest.next_cursor,
     }
     return page(request, visitor, "push_lists.html", context)

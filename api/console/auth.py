@@ -26,9 +26,11 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_MAX_AGE = 8 * 3600  # a working day; then the key is asked for again
 OPEN_MODE = "open"  # the key id of a session in open mode
-# Open mode has no key to derive a secret from: a per-process one (a restart starts new
-# sessions, which open mode hands out without asking anything).
-_OPEN_MODE_SECRET = secrets.token_urlsafe(32)
+# Open mode has no key and nothing to authenticate: every visitor is let in. The cookie then
+# only carries the CSRF token, whose strength is its randomness (a cross-site page can neither
+# read nor set a SameSite=Strict cookie of ours), so a fixed signing secret is enough, and
+# every worker and replica accepts every other's sessions.
+_OPEN_MODE_SECRET = "tagmatch-console-open-mode"
 
 
 class LoginRequired(Exception):

@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse
 from api.console.auth import ConsoleSessionDep
 from api.console.charts import lines_over_versions
 from api.console.render import page
-from api.deps import SessionDep
+from api.deps import HolderDep, SessionDep
 from api.jobs.launcher import TRAIN_JOB
-from api.serving import HolderDep
 from api.store import jobs as job_store
 from api.store import models as model_store
 from api.store.console import data_counts

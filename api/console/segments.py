@@ -11,13 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.console import pending
 from api.console.auth import ConsoleSessionDep, check_csrf
 from api.console.charts import paired_bars
 from api.console.render import NO_STORE, page, redirect
-from api.deps import SessionDep
+from api.deps import ServingDep, SessionDep, require_serving
 from api.errors import ProblemError
-from api.serving import HolderDep
+from api.services import segments as service
+from api.store import segments as segment_store
+from api.store.console import item_titles
 from matching.segments import RuleError
 
 router = APIRouter(prefix="/console/segments", include_in_schema=False)
@@ -50,7 +51,7 @@ def builder(
     request: Request, visitor: ConsoleSessionDep, session: SessionDep, rule: str = ""
 ) -> Response:
     context = {
-        "segments": pending.list_segments(session),
+        "segments": segment_store.list_segments(session),
         "syntax": SYNTAX,
         "examples": EXAMPLES,
         "rule": rule,
@@ -63,13 +64,12 @@ def builder(
 @router.get("/check")
 def check_rule(
     visitor: ConsoleSessionDep,
-    session: SessionDep,
-    holder: HolderDep,
+    serving: ServingDep,
     rule: Annotated[str, Query(max_length=10_000)],
 ) -> Response:
     """{"valid", "size" (members on the serving model; null without one), "total", "error"}"""
     try:
-        size = pending.rule_size(holder.current, rule)
+        size = service.rule_size(serving, rule)
     except RuleError as error:
         body: dict[str, Any] = {
             "valid": False,
@@ -81,8 +81,7 @@ def check_rule(
             },
         }
         return JSONResponse(body, headers=NO_STORE)
-    model = holder.current
-    total = len(model.users) if model is not None else None
+    total = len(serving.model.users) if serving is not None else None
     return JSONResponse({"valid": True, "size": size, "total": total}, headers=NO_STORE)
 
 
@@ -91,7 +90,7 @@ def save(
     request: Request,
     visitor: ConsoleSessionDep,
     session: SessionDep,
-    holder: HolderDep,
+    serving: ServingDep,
     csrf_token: Annotated[str, Form(max_length=128)],
     name: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f/]+$")],
     rule: Annotated[str, Form(min_length=1, max_length=10_000)],
@@ -99,11 +98,11 @@ def save(
 ) -> Response:
     check_csrf(visitor, csrf_token)
     try:
-        pending.put_segment(session, holder.current, name, rule, description)
+        service.put_segment(session, serving, name, rule, description)
     except ProblemError as problem:  # an invalid rule or a built-in name: back to the form
         session.rollback()
         context = {
-            "segments": pending.list_segments(session),
+            "segments": segment_store.list_segments(session),
             "syntax": SYNTAX,
             "examples": EXAMPLES,
             "rule": rule,
@@ -131,27 +130,28 @@ def report(
     request: Request,
     visitor: ConsoleSessionDep,
     session: SessionDep,
-    holder: HolderDep,
+    serving: ServingDep,
     name: SegmentName,
     min_support: Annotated[int, Query(ge=1, le=1_000_000)] = MIN_SUPPORT_DEFAULT,
 ) -> Response:
     """The persona report drawn: attribute bars against all users, tags by lift with their
     support above a threshold, top items with titles, lifecycle mix, overlaps."""
     try:
-        found = pending.segment_report(session, holder, name, min_count=min_support)
+        current = require_serving(serving, "a persona report")
+        segment = service.existing_segment(session, name)
+        body = service.report(session, current, name, min_count=min_support)
     except ProblemError as problem:
         context: dict[str, Any] = {"message": problem.detail or problem.title}
         return page(request, visitor, "error.html", context, status_code=problem.status)
-    body = found.report
     lifecycle = paired_bars(
         [(s["stage"], s["segment_share"], s["overall_share"]) for s in body["lifecycle"]]
     )
     context = {
-        "segment": found,
+        "segment": segment,
         "report": body,
         "charts": _attribute_charts(body),
         "lifecycle_chart": lifecycle,
-        "titles": pending.item_titles(session, [i["item_id"] for i in body["top_items"]]),
+        "titles": item_titles(session, [i["item_id"] for i in body["top_items"]]),
         "min_support": min_support,
     }
     return page(request, visitor, "report.html", context)

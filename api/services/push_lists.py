@@ -13,11 +13,13 @@ import io
 import uuid
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from api.errors import ProblemError
 from api.model_holder import Serving
 from api.schemas.push_lists import (
+    FrequencyCap,
     PushListOut,
     PushListPage,
     PushListRequest,
@@ -26,10 +28,11 @@ from api.schemas.push_lists import (
     encode_cursor,
 )
 from api.schemas.serving import ScoredUser
-from api.services.matching import audience, item_not_found
+from api.services.matching import audience, existing_item, item_not_found
 from api.services.segments import segment_rule
 from api.store import freshness, items
 from api.store import push_lists as store
+from api.store.bulk import chunks
 from api.store.tables import PushListMember
 from matching.model import Scored
 
@@ -96,6 +99,41 @@ def create_push_list(
         request=push_list.request,
         users=users,
     )
+
+
+def deliverable_reach(
+    session: Session,
+    serving: Serving,
+    item_id: str,
+    *,
+    segment: str | None,
+    frequency_cap: FrequencyCap | None,
+    exclude_seen: bool = True,
+    now: datetime,
+) -> int:
+    """How many users a push list of unlimited size would hold now: the same filters as
+    create_push_list (segment, consent as the store says, not erased, under the frequency
+    cap, not engaged with the item), counted instead of ranked."""
+    existing_item(serving, item_id)
+    mask = serving.live.user_mask(consent_only=True)
+    if segment is not None:
+        rule = segment_rule(session, segment, loc=("query", "segment"))
+        mask = mask & serving.caches.segment_mask(rule.name, rule.revision, rule.rule)
+    excluded: set[str] = set()
+    if frequency_cap is not None:
+        since = now - timedelta(hours=frequency_cap.hours)
+        excluded = store.capped_user_ids(session, since, frequency_cap.max)
+    model = serving.model
+    if exclude_seen:
+        excluded |= serving.live.users_who_saw(item_id)
+        row = model.items.index(item_id)
+        if row is not None:
+            mask[model.interacted_users(row)] = False
+    rows = model.user_rows(excluded)
+    mask[rows[rows >= 0]] = False
+    candidates = model.users.lookup(np.flatnonzero(mask))
+    # In chunks: a reach can be far larger than the bound parameters one query may carry.
+    return sum(len(freshness.user_consents(session, c)) for c in chunks(candidates, 5_000))
 
 
 def get_push_list(session: Session, list_id: str) -> tuple[PushListOut, list[PushListMember]]:

@@ -144,3 +144,19 @@ def test_push_list_form_creates_the_apis_list_and_its_csv(
     csv = console.get(f"/console/push-lists/{list_id}.csv")
     assert csv.status_code == 200 and csv.headers["cache-control"] == "no-store"
     assert csv.text == console.get(f"/v1/push-lists/{list_id}", params={"format": "csv"}).text
+
+
+def test_user_lookup_shows_the_apis_persona_and_recommendations(
+    console: TestClient, world: World
+) -> None:
+    user = world.warm_users()[0]
+    page = console.get("/console/users", params={"id": user})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    recommended = console.get(f"/v1/users/{user}/recommendations", params={"n": 10}).json()
+    shown = re.findall(r"<tr><td><code>([^<]+)</code>", page.text)
+    assert shown == [entry["item_id"] for entry in recommended["items"]]
+    persona = console.get(f"/v1/users/{user}/profile").json()
+    for tag in persona["tags"]:
+        assert f'class="tag src-{tag["source"]}">{tag["tag"]}<' in page.text
+    missing = console.get("/console/users", params={"id": "no-such-user"})
+    assert missing.status_code == 404 and "no-such-user" in missing.text
