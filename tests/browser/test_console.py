@@ -12,8 +12,8 @@ from browser_support import API_KEY, ARTIFACTS
 Page = Any  # playwright.sync_api.Page; imported lazily so collection needs no browser
 
 
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def login(page: Page, key: str = API_KEY) -> None:
@@ -57,10 +57,10 @@ def test_docs_render_with_nothing_from_outside(page: Page, base_url: str) -> Non
     page.goto("/docs")
     page.locator(".swagger-ui .information-container").wait_for()
     assert page.locator(".opblock").count() > 10  # the operations rendered from our spec
-    shot(page, "docs")
+    shot(page, "docs", full_page=False)
     page.goto("/redoc")
     page.locator("h1:has-text('tagmatch')").first.wait_for()
-    shot(page, "redoc")
+    shot(page, "redoc", full_page=False)
     local = (base_url, "data:", "blob:")
     assert not [url for url in loaded if not url.startswith(local)], loaded
     escaped = [(url, why) for url, why in failed if "csp" not in why.lower()]
