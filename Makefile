@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup java-runtime run test lint bench bench-tools openapi client docs clean
+.PHONY: setup java-runtime run test lint bench bench-tools browser openapi client docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,16 @@ java-runtime:
 	  || { sudo apt-get update -qq && sudo apt-get install -y -qq openjdk-17-jre-headless; } \
 	  || echo "warning: no Java runtime; the Spark backend and its tests are unavailable" >&2
 
-setup: $(STAMP) java-runtime
+setup: $(STAMP) browser java-runtime
+
+# The console's browser tests (tests/browser) drive Debian's chromium through Playwright
+# (pointed at /usr/bin/chromium: Playwright never downloads a browser), with a CJK font so
+# Chinese renders in its screenshots. Installed here if absent.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser:
+	{ test -x /usr/bin/chromium && dpkg -s fonts-wqy-microhei >/dev/null 2>&1; } \
+	  || { apt-get update -qq && apt-get install -y -qq $(BROWSER_PACKAGES); } \
+	  || { sudo apt-get update -qq && sudo apt-get install -y -qq $(BROWSER_PACKAGES); }
 
 # Set up and serve on the embedded default: SQLite file, ./models, synthetic demo data, first model.
 run: setup

@@ -15,14 +15,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from api.auth import Authenticator
+from api.console.docs import install_offline_docs
+from api.console.router import install_console
 from api.deps import ANY_SCOPE, require_scope
 from api.errors import install_error_handlers
 from api.jobs.train import load_model_config
@@ -209,8 +211,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=_lifespan,
         generate_unique_id_function=operation_id,
-        docs_url=None if hidden else "/docs",
-        redoc_url=None if hidden else "/redoc",
+        docs_url=None,  # /docs and /redoc come from install_offline_docs: no CDN
+        redoc_url=None,
         openapi_url=None if hidden else "/openapi.json",
     )
     app.state.settings = settings
@@ -250,19 +252,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys,
     ):
         app.include_router(module.router)
+    # TAGMATCH_PROTECT_OPERATIONS: the document and the pages showing it need a valid key.
+    any_key = [require_scope(ANY_SCOPE)] if settings.protect_operations else []
     if settings.protect_operations:
-        _protected_docs(app)
+        _protected_openapi(app, any_key)
+    install_offline_docs(app, dependencies=any_key)
+    install_console(app)
     return app
 
 
-def _protected_docs(app: FastAPI) -> None:
-    """/openapi.json and /docs behind any valid key (TAGMATCH_PROTECT_OPERATIONS)."""
-    any_key = [require_scope(ANY_SCOPE)]
-
-    @app.get("/openapi.json", include_in_schema=False, dependencies=any_key)
+def _protected_openapi(app: FastAPI, dependencies: list[Any]) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=dependencies)
     def openapi_document() -> JSONResponse:
         return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False, dependencies=any_key)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="tagmatch")

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         default=5.0, gt=0, description="how often to look for a new model"
     )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "signs the console's session cookies; needed for the console when keys are "
+            "created with `tagmatch keys` and no TAGMATCH_API_KEY is set (else that key signs)"
+        ),
+    )
     live_poll_seconds: float = Field(
         default=0.5,
         gt=0,

@@ -146,9 +146,14 @@ class LiveState:
         return mask & self._consent if consent_only else mask
 
     # ---- writing: the poller ------------------------------------------------------------
-    def poll(self, open_session: SessionOpener) -> bool:
-        """Read what changed since the last poll and apply it. True when anything changed."""
+    def poll(self, open_session: SessionOpener, *, unless_seen: int | None = None) -> bool:
+        """Read what changed since the last poll and apply it. True when anything changed.
+
+        `unless_seen`: a catch-up for this process's writes up to that count; skipped when a
+        poll that began after them already ran (requests waiting together share one read)."""
         with self._poll_lock:
+            if unless_seen is not None and self.writes_seen >= unless_seen:
+                return False
             started, mono = datetime.now(UTC), time.monotonic()
             self._pending = [p for p in self._pending if p[2] > mono]
             with open_session() as session:
@@ -171,6 +176,8 @@ class LiveState:
             if changed:
                 self.generation += 1
             self.last_success, self.last_error = time.monotonic(), None
+            if unless_seen is not None:
+                self.writes_seen = max(self.writes_seen, unless_seen)
             return changed
 
     def _apply_items(self, changes: list[ItemChange]) -> bool:

@@ -30,9 +30,9 @@ class WriteCounter:
     def catch_up(self, live: LiveState, open_session: SessionOpener) -> None:
         target = self._count  # every write counted so far committed before this poll begins
         try:
-            live.poll(open_session)
+            live.poll(open_session, unless_seen=target)
         except Exception as exc:  # the store is down: answer from memory, marked stale
             live.last_error = f"{exc.__class__.__name__}: {exc}"
             log.warning("live state catch-up failed: %s", live.last_error)
-            return
-        live.writes_seen = max(live.writes_seen, target)
+            # Not again per request: the poller retries, and the answers say they are stale.
+            live.writes_seen = max(live.writes_seen, target)

@@ -1,5 +1,6 @@
-"""POST /v1/push-lists and GET /v1/push-lists/{id} (JSON or CSV): a marketer's target list.
-The rules (consent checked in the store, caps, expiry) are in api/services/push_lists.py."""
+"""POST /v1/push-lists, GET /v1/push-lists (saved lists, paged) and GET /v1/push-lists/{id}
+(JSON or CSV): a marketer's target list. The rules (consent checked in the store, caps,
+expiry) are in api/services/push_lists.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import AuditDep, ServingDep, SessionDep, authenticate, require_scope, require_serving
 from api.errors import ProblemError
 from api.schemas.common import problem_responses
-from api.schemas.push_lists import PushListOut, PushListRequest
+from api.schemas.push_lists import PushListOut, PushListPage, PushListRequest
 from api.services import push_lists as service
 
 router = APIRouter(
@@ -35,6 +36,17 @@ def create_push_list(
     http.app.state.metrics.answered("push_list", "audience", len(created.users))
     audited("push_list.create", created.id, item_id=created.item_id, size=len(created.users))
     return created
+
+
+@router.get("", responses=problem_responses(422))
+def list_push_lists(
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 50,
+) -> PushListPage:
+    """Saved lists, newest first, without their members; `next_cursor` pages to older ones
+    and stays stable while new lists are created."""
+    return service.list_push_lists(session, cursor, limit)
 
 
 @router.get("/{list_id}", responses=problem_responses(404, 422))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated
 
@@ -48,3 +49,41 @@ class PushListOut(StrictModel):
     model_version: str | None
     request: dict[str, object]
     users: list[ScoredUser]
+
+
+class PushListSummary(StrictModel):
+    """A saved list without its members (GET /v1/push-lists/{id} has them)."""
+
+    id: str
+    item_id: str
+    created_at: datetime
+    model_version: str | None
+    size: int
+    request: dict[str, object]
+
+
+class PushListPage(StrictModel):
+    push_lists: list[PushListSummary]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next, older page")
+
+
+def encode_cursor(position: tuple[datetime, str] | None) -> str | None:
+    """An opaque cursor for the page after (created_at, id)."""
+    if position is None:
+        return None
+    created_at, list_id = position
+    raw = f"{created_at.isoformat()}|{list_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; ValueError when it is not one this API handed out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, list_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(stamp)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError("not a cursor from GET /v1/push-lists") from error
+    if created_at.tzinfo is None or not list_id:
+        raise ValueError("not a cursor from GET /v1/push-lists")
+    return created_at, list_id

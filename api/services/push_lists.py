@@ -13,16 +13,26 @@ import io
 import uuid
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from api.errors import ProblemError
 from api.model_holder import Serving
-from api.schemas.push_lists import PushListOut, PushListRequest
+from api.schemas.push_lists import (
+    FrequencyCap,
+    PushListOut,
+    PushListPage,
+    PushListRequest,
+    PushListSummary,
+    decode_cursor,
+    encode_cursor,
+)
 from api.schemas.serving import ScoredUser
-from api.services.matching import audience, item_not_found
+from api.services.matching import audience, existing_item, item_not_found
 from api.services.segments import segment_rule
 from api.store import freshness, items
 from api.store import push_lists as store
+from api.store.bulk import chunks
 from api.store.tables import PushListMember
 from matching.model import Scored
 
@@ -91,6 +101,41 @@ def create_push_list(
     )
 
 
+def deliverable_reach(
+    session: Session,
+    serving: Serving,
+    item_id: str,
+    *,
+    segment: str | None,
+    frequency_cap: FrequencyCap | None,
+    exclude_seen: bool = True,
+    now: datetime,
+) -> int:
+    """How many users a push list of unlimited size would hold now: the same filters as
+    create_push_list (segment, consent as the store says, not erased, under the frequency
+    cap, not engaged with the item), counted instead of ranked."""
+    existing_item(serving, item_id)
+    mask = serving.live.user_mask(consent_only=True)
+    if segment is not None:
+        rule = segment_rule(session, segment, loc=("query", "segment"))
+        mask = mask & serving.caches.segment_mask(rule.name, rule.revision, rule.rule)
+    excluded: set[str] = set()
+    if frequency_cap is not None:
+        since = now - timedelta(hours=frequency_cap.hours)
+        excluded = store.capped_user_ids(session, since, frequency_cap.max)
+    model = serving.model
+    if exclude_seen:
+        excluded |= serving.live.users_who_saw(item_id)
+        row = model.items.index(item_id)
+        if row is not None:
+            mask[model.interacted_users(row)] = False
+    rows = model.user_rows(excluded)
+    mask[rows[rows >= 0]] = False
+    candidates = model.users.lookup(np.flatnonzero(mask))
+    # In chunks: a reach can be far larger than the bound parameters one query may carry.
+    return sum(len(freshness.user_consents(session, c)) for c in chunks(candidates, 5_000))
+
+
 def get_push_list(session: Session, list_id: str) -> tuple[PushListOut, list[PushListMember]]:
     push_list = store.get_push_list(session, list_id)
     if push_list is None:
@@ -123,3 +168,29 @@ def members_csv(list_id: str, members: list[PushListMember], extra: tuple[str, .
         values = {"rank": m.rank, "reasons": "|".join(m.reasons or [])}
         writer.writerow([list_id, m.user_id, f"{m.score:.6f}", *(values[f] for f in extra)])
     return buffer.getvalue()
+
+
+def list_push_lists(session: Session, cursor: str | None, limit: int) -> PushListPage:
+    """Saved lists newest first, without members; a cursor this API did not hand out is a 422
+    naming it."""
+    try:
+        position = None if cursor is None else decode_cursor(cursor)
+    except ValueError as error:
+        raise ProblemError(
+            422, "Invalid cursor", str(error), [{"loc": ["query", "cursor"], "msg": str(error)}]
+        ) from None
+    rows, next_position = store.list_push_lists(session, position, limit)
+    return PushListPage(
+        push_lists=[
+            PushListSummary(
+                id=r.id,
+                item_id=r.item_id,
+                created_at=r.created_at,
+                model_version=r.model_version,
+                size=r.size,
+                request=dict(r.request),
+            )
+            for r in rows
+        ],
+        next_cursor=encode_cursor(next_position),
+    )

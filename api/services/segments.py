@@ -19,7 +19,7 @@ from api.services.matching import SegmentRule
 from api.store import segments as store
 from api.store.tables import Segment
 from matching.persona import persona_report
-from matching.segments import RuleError, parse_rule, referenced_tags
+from matching.segments import RuleError, evaluate, parse_rule, referenced_tags
 
 
 def existing_segment(
@@ -88,9 +88,21 @@ def member_page(
     return store.page_members(session, name, cursor, limit)
 
 
-def report(session: Session, serving: Serving, name: str) -> dict[str, Any]:
+def rule_size(serving: Serving | None, rule: str) -> int | None:
+    """How many users `rule` matches on the serving model now (erased users excluded): the
+    size a save would store. RuleError when the rule does not parse; None without a model.
+    For live feedback while a rule is typed: nothing is stored or cached."""
+    parsed = parse_rule(rule)
+    if serving is None:
+        return None
+    matched = evaluate(parsed, serving.caches.segment_context())
+    return int((matched & serving.live.user_mask(consent_only=False)).sum())
+
+
+def report(session: Session, serving: Serving, name: str, *, min_count: int = 5) -> dict[str, Any]:
     """Persona of a segment on the serving model, against all users, with its overlaps with
-    every other segment; erased users are in none of them."""
+    every other segment; erased users are in none of them. A tag enters the lift ranking
+    when at least `min_count` members hold it."""
     segment = existing_segment(session, name)
     live_users = serving.live.user_mask(consent_only=False)
 
@@ -106,4 +118,5 @@ def report(session: Session, serving: Serving, name: str) -> dict[str, Any]:
         model.items,
         other_segments={s.name: mask_of(s) for s in store.list_segments(session) if s.name != name},
         exclude_tags=referenced_tags(parse_rule(segment.rule)),
+        min_count=min_count,
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from api.store.bulk import chunks
@@ -68,3 +68,22 @@ def get_push_list(session: Session, list_id: str) -> PushList | None:
 def push_list_members(session: Session, list_id: str) -> list[PushListMember]:
     query = select(PushListMember).where(PushListMember.list_id == list_id)
     return list(session.scalars(query.order_by(PushListMember.rank)))
+
+
+def list_push_lists(
+    session: Session, cursor: tuple[datetime, str] | None, limit: int
+) -> tuple[list[PushList], tuple[datetime, str] | None]:
+    """Saved lists newest first, paged by (created_at, id) keyset: pages stay stable while
+    new lists are created, and no OFFSET scan. The cursor is the last row of a page."""
+    query = select(PushList).order_by(PushList.created_at.desc(), PushList.id.desc())
+    if cursor is not None:
+        created_at, list_id = cursor
+        query = query.where(
+            or_(
+                PushList.created_at < created_at,
+                and_(PushList.created_at == created_at, PushList.id < list_id),
+            )
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    last = rows[limit - 1] if len(rows) > limit else None
+    return rows[:limit], None if last is None else (last.created_at, last.id)

@@ -41,7 +41,10 @@ from .profile_out_attributes import ProfileOutAttributes
 from .profile_out_rfm import ProfileOutRfm
 from .push_list_out import PushListOut
 from .push_list_out_request import PushListOutRequest
+from .push_list_page import PushListPage
 from .push_list_request import PushListRequest
+from .push_list_summary import PushListSummary
+from .push_list_summary_request import PushListSummaryRequest
 from .push_lists_get_push_list_format import PushListsGetPushListFormat
 from .recommendations_out import RecommendationsOut
 from .recommendations_out_strategy import RecommendationsOutStrategy
@@ -106,8 +109,11 @@ __all__ = (
     "ProfileOutRfm",
     "PushListOut",
     "PushListOutRequest",
+    "PushListPage",
     "PushListRequest",
     "PushListsGetPushListFormat",
+    "PushListSummary",
+    "PushListSummaryRequest",
     "RecommendationsOut",
     "RecommendationsOutStrategy",
     "ScoredItem",
