@@ -8,6 +8,7 @@ schema of its own in the given database, named by the key, kept for reuse.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -69,6 +70,13 @@ def postgres_schema_url(admin_url: str, schema: str, *, recreate: bool) -> str:
         admin.dispose()
     scoped = make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
     return scoped.render_as_string(hide_password=False)
+
+
+def schema_name(sizes: Sizes, directory: Path) -> str:
+    """The PostgreSQL schema of one cache directory: two checkouts benchmarking at once (the
+    bench changes the store: bulk item updates, retraining) never share a schema."""
+    owner = hashlib.sha1(str(directory).encode()).hexdigest()[:8]
+    return f"{sizes.key('postgresql')}-{owner}".replace("-", "_")
 
 
 def _write_ids(path: Path, ids: list[str], seed: int) -> None:
@@ -143,7 +151,7 @@ def prepare(
     else:
         if postgres_url is None:
             raise ValueError("postgresql backend needs a URL")
-        url = postgres_schema_url(postgres_url, sizes.key(backend).replace("-", "_"), recreate=True)
+        url = postgres_schema_url(postgres_url, schema_name(sizes, directory), recreate=True)
     # Training logs progress at INFO; a benchmark run wants only its own lines.
     logging.getLogger("tagmatch").setLevel(logging.WARNING)
 
