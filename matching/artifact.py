@@ -210,8 +210,12 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
     directory = Path(directory)
     manifest = read_manifest(directory)
     mode: Literal["r"] | None = "r" if mmap else None
+    # Plain ndarray views of the mappings: the same shared pages, without np.memmap's
+    # per-operation subclass overhead (every slice of a memmap is a new memmap).
     arrays: dict[str, np.ndarray] = {
-        name[: -len(".npy")]: np.load(directory / name, mmap_mode=mode, allow_pickle=False)
+        name[: -len(".npy")]: np.load(directory / name, mmap_mode=mode, allow_pickle=False).view(
+            np.ndarray
+        )
         for name in manifest["files"]
         if name.endswith(".npy")
     }
