@@ -35,6 +35,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+import httpx  # noqa: E402
 from machine_stats import machine  # noqa: E402
 from serving_bench import DEFAULT_POSTGRES  # noqa: E402
 from serving_data import Prepared, Sizes, prepare  # noqa: E402
@@ -68,8 +69,8 @@ def traffic(target: Server, prepared: Prepared, seconds: float) -> None:
 
 def measure(
     workers: int, env: dict[str, str], cwd: Path, prepared: Prepared, seconds: float
-) -> tuple[list[dict[str, float]], dict[str, float] | None]:
-    """(each worker's figures, the supervisor's when there is one)."""
+) -> tuple[list[dict[str, float]], dict[str, float] | None, str]:
+    """(each worker's figures, the supervisor's when there is one, the model served)."""
     port = free_port()
     command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers)]
@@ -81,8 +82,9 @@ def measure(
     ):
         pids = worker_pids(target.pid, workers)
         traffic(target, prepared, seconds)
+        served = str(httpx.get(target.base + "/v1/models", timeout=30).json()["serving"])
         master = smaps_rollup(target.pid) if workers > 1 else None
-        return [smaps_rollup(pid) for pid in pids], master
+        return [smaps_rollup(pid) for pid in pids], master, served
 
 
 def main() -> None:
@@ -113,32 +115,37 @@ def main() -> None:
         "OPENBLAS_NUM_THREADS": "1",
         "PYTHONPATH": str(args.checkout.resolve()),
     }
-    revision = subprocess.run(
-        ["git", "-C", str(args.checkout), "log", "-1", "--format=%h %s"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()[:90]
+    revision = (
+        subprocess.run(
+            ["git", "-C", str(args.checkout), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()[:90]
+        or "(not a git checkout)"
+    )
     lines = [
         f"command: `{shlex.join([sys.executable, *sys.argv])}`",
         f"code: {args.checkout} at {revision}",
         f"machine: {machine()}",
         f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; data: {prepared.info['users']:,} users x "
-        f"{prepared.info['items']:,} items x {prepared.info['events']:,} events, "
-        f"model {prepared.info['model_version']}; measured after wrk -c16 {args.seconds:g} s on "
-        "recommend and on audience",
+        f"{prepared.info['items']:,} items x {prepared.info['events']:,} events; measured "
+        f"after wrk -c16 {args.seconds:g} s on recommend and on audience",
         "",
         "| workers | RSS MiB per worker | USS MiB per worker | PSS MiB per worker "
-        "| PSS MiB all processes |",
-        "|---:|---:|---:|---:|---:|",
+        "| PSS MiB all processes | model served |",
+        "|---:|---:|---:|---:|---:|---|",
     ]
     for workers in args.workers:
-        per_worker, master = measure(workers, env, args.checkout.resolve(), prepared, args.seconds)
+        per_worker, master, served = measure(
+            workers, env, args.checkout.resolve(), prepared, args.seconds
+        )
         shown = {
             key: " / ".join(f"{p[key]:.0f}" for p in per_worker) for key in ("rss", "uss", "pss")
         }
         total = sum(p["pss"] for p in per_worker) + (master["pss"] if master else 0.0)
         lines.append(
-            f"| {workers} | {shown['rss']} | {shown['uss']} | {shown['pss']} | {total:.0f} |"
+            f"| {workers} | {shown['rss']} | {shown['uss']} | {shown['pss']} | {total:.0f} "
+            f"| {served} |"
         )
         print(lines[-1], flush=True)
     print()
