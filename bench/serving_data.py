@@ -122,7 +122,10 @@ def _as_if_ingested_live(url: str) -> None:
     engine = create_db_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(update(Event).values(ingested_at=Event.ts))
+            # only rows not stamped so yet: a reused store has few (2M row updates take minutes)
+            connection.execute(
+                update(Event).where(Event.ingested_at != Event.ts).values(ingested_at=Event.ts)
+            )
     finally:
         engine.dispose()
 
