@@ -84,7 +84,17 @@ def measure(
         traffic(target, prepared, seconds)
         served = str(httpx.get(target.base + "/v1/models", timeout=30).json()["serving"])
         master = smaps_rollup(target.pid) if workers > 1 else None
-        return [smaps_rollup(pid) for pid in pids], master, served
+        # uvicorn replaces a worker that stops answering its supervisor's pings (seen under a
+        # saturated machine): measure the workers alive now
+        figures = []
+        for pid in worker_pids(target.pid, workers):
+            try:
+                figures.append(smaps_rollup(pid))
+            except FileNotFoundError:
+                continue
+        if set(worker_pids(target.pid, workers)) != set(pids):
+            print(f"note: a worker was replaced during the run ({workers} workers)", flush=True)
+        return figures, master, served
 
 
 def main() -> None:
