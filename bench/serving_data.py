@@ -8,6 +8,7 @@ schema of its own in the given database, named by the key, kept for reuse.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -71,6 +72,13 @@ def postgres_schema_url(admin_url: str, schema: str, *, recreate: bool) -> str:
     return scoped.render_as_string(hide_password=False)
 
 
+def schema_name(sizes: Sizes, directory: Path) -> str:
+    """The PostgreSQL schema of one cache directory: two checkouts benchmarking at once (the
+    bench changes the store: bulk item updates, retraining) never share a schema."""
+    owner = hashlib.sha1(str(directory).encode()).hexdigest()[:8]
+    return f"{sizes.key('postgresql')}-{owner}".replace("-", "_")
+
+
 def _write_ids(path: Path, ids: list[str], seed: int) -> None:
     sample = random.Random(seed).sample(ids, min(ID_SAMPLE, len(ids)))
     path.write_text("".join(quote(i, safe="") + "\n" for i in sample), "utf-8")
@@ -114,7 +122,10 @@ def _as_if_ingested_live(url: str) -> None:
     engine = create_db_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(update(Event).values(ingested_at=Event.ts))
+            # only rows not stamped so yet: a reused store has few (2M row updates take minutes)
+            connection.execute(
+                update(Event).where(Event.ingested_at != Event.ts).values(ingested_at=Event.ts)
+            )
     finally:
         engine.dispose()
 
@@ -143,7 +154,7 @@ def prepare(
     else:
         if postgres_url is None:
             raise ValueError("postgresql backend needs a URL")
-        url = postgres_schema_url(postgres_url, sizes.key(backend).replace("-", "_"), recreate=True)
+        url = postgres_schema_url(postgres_url, schema_name(sizes, directory), recreate=True)
     # Training logs progress at INFO; a benchmark run wants only its own lines.
     logging.getLogger("tagmatch").setLevel(logging.WARNING)
 

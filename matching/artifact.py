@@ -24,7 +24,7 @@ from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
-from matching.model import TrainedModel
+from matching.model import RowLists, TrainedModel
 from matching.ranking import RankingStage
 from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
 from matching.vocabulary import Vocabulary
@@ -135,7 +135,7 @@ def save_model(model: TrainedModel, directory: Path) -> None:
     temp.mkdir()
     try:
         files: list[str] = []
-        for name, array in _arrays(model).items():
+        for name, array in (_arrays(model) | serving_arrays(model)).items():
             path = temp / f"{name}.npy"
             np.save(path, array, allow_pickle=False)
             files.append(path.name)
@@ -210,8 +210,12 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
     directory = Path(directory)
     manifest = read_manifest(directory)
     mode: Literal["r"] | None = "r" if mmap else None
+    # Plain ndarray views of the mappings: the same shared pages, without np.memmap's
+    # per-operation subclass overhead (every slice of a memmap is a new memmap).
     arrays: dict[str, np.ndarray] = {
-        name[: -len(".npy")]: np.load(directory / name, mmap_mode=mode, allow_pickle=False)
+        name[: -len(".npy")]: np.load(directory / name, mmap_mode=mode, allow_pickle=False).view(
+            np.ndarray
+        )
         for name in manifest["files"]
         if name.endswith(".npy")
     }
@@ -231,14 +235,10 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
     users, items = vocab("users"), vocab("items")
     tag_arrays = {k[len("tagspace.") :]: v for k, v in arrays.items() if k.startswith("tagspace.")}
     seen = sp.csr_matrix(
-        (
-            np.ones(len(arrays["seen_indices"]), np.float32),
-            arrays["seen_indices"],
-            arrays["seen_indptr"],
-        ),
+        (_ones(len(arrays["seen_indices"])), arrays["seen_indices"], arrays["seen_indptr"]),
         shape=(len(users), len(items)),
     )
-    return TrainedModel(
+    model = TrainedModel(
         version=manifest["version"],
         config=config,
         digest=manifest["digest"],
@@ -263,10 +263,10 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
         categories=vocab("categories"),
         item_category=arrays["item_category"],
         user_index=VectorIndex.load(
-            directory / "users.faiss", arrays["user_vectors"], config.index
+            directory / "users.faiss", arrays["user_vectors"], config.index, mmap=mmap
         ),
         item_index=VectorIndex.load(
-            directory / "items.faiss", arrays["item_vectors"], config.index
+            directory / "items.faiss", arrays["item_vectors"], config.index, mmap=mmap
         ),
         item_published=arrays["item_published"],
         item_expires=arrays["item_expires"],
@@ -282,6 +282,67 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
         metrics=manifest.get("metrics", {}),
         ranking=_ranking_stage(arrays, len(items)),
     )
+    use_stored_serving_caches(model, arrays)
+    return model
+
+
+# ---- serving caches: what TrainedModel.warm() would otherwise build in every worker --------
+SERVING_PREFIX = "serving."
+
+
+def _ones(n: int) -> np.ndarray:
+    """n float32 ones as a read-only broadcast view: the values of a structure-only CSR
+    without allocating n of them in every process."""
+    return np.broadcast_to(np.float32(1), (n,))
+
+
+def _csr_parts(name: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    # int32 indices whenever they fit: scipy would downcast int64 ones on load, a copy
+    index = np.int32 if max(matrix.nnz, *matrix.shape) < np.iinfo(np.int32).max else np.int64
+    return {
+        f"{SERVING_PREFIX}{name}.data": np.asarray(matrix.data),
+        f"{SERVING_PREFIX}{name}.indices": np.asarray(matrix.indices, index),
+        f"{SERVING_PREFIX}{name}.indptr": np.asarray(matrix.indptr, index),
+        f"{SERVING_PREFIX}{name}.shape": np.array(matrix.shape, np.int64),
+    }
+
+
+def _row_lists_parts(name: str, lists: RowLists) -> dict[str, np.ndarray]:
+    return {
+        f"{SERVING_PREFIX}{name}.indices": np.asarray(lists.indices),
+        f"{SERVING_PREFIX}{name}.indptr": np.asarray(lists.indptr),
+    }
+
+
+def serving_arrays(model: TrainedModel) -> dict[str, np.ndarray]:
+    """The model's serving caches as plain arrays, computed once at save time."""
+    return (
+        _csr_parts("user_tags", model.user_tag_matrix)
+        | _row_lists_parts("interactions_by_user", model.interactions_by_user)
+        | _row_lists_parts("interactions_by_item", model.interactions_by_item)
+    )
+
+
+def use_stored_serving_caches(model: TrainedModel, arrays: Mapping[str, np.ndarray]) -> bool:
+    """Hand the model its serving caches straight from the (memory-mapped) arrays, no copy.
+    An artifact saved before they were stored has none: warm() then builds them. True when
+    the stored ones are used."""
+    if not any(name.startswith(SERVING_PREFIX) for name in arrays):
+        return False
+
+    def part(name: str) -> np.ndarray:
+        return arrays[f"{SERVING_PREFIX}{name}"]
+
+    user_tags = sp.csr_matrix(
+        (part("user_tags.data"), part("user_tags.indices"), part("user_tags.indptr")),
+        shape=tuple(int(x) for x in part("user_tags.shape")),
+    )
+    model.use_serving_caches(
+        user_tags,
+        RowLists(part("interactions_by_user.indptr"), part("interactions_by_user.indices")),
+        RowLists(part("interactions_by_item.indptr"), part("interactions_by_item.indices")),
+    )
+    return True
 
 
 def remove_stale_temp_dirs(parent: Path) -> list[Path]:

@@ -73,8 +73,14 @@ class VectorIndex:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path, vectors: np.ndarray, config: IndexConfig) -> VectorIndex:
-        return cls(vectors, faiss.read_index(str(path)), config)
+    def load(
+        cls, path: Path, vectors: np.ndarray, config: IndexConfig, mmap: bool = False
+    ) -> VectorIndex:
+        """mmap: the index's stored vectors stay in the file (FAISS IO_FLAG_MMAP_IFC), shared
+        by every process that maps it; an HNSW graph is still read into memory. The file must
+        not change while mapped (artifacts are never rewritten in place)."""
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        return cls(vectors, faiss.read_index(str(path), flags), config)
 
     def search(
         self,

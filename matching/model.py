@@ -45,6 +45,25 @@ class Recommendations:
     items: list[Scored]
 
 
+@dataclass(frozen=True, slots=True)
+class RowLists:
+    """A CSR matrix's structure without its values: for each row, the columns it holds.
+    Plain arrays, so an artifact can store them and every worker memory-map one copy."""
+
+    indptr: np.ndarray  # (n_rows + 1,)
+    indices: np.ndarray  # (nnz,) columns, sorted within each row
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> RowLists:
+        return cls(matrix.indptr, matrix.indices)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def row(self, row: int) -> np.ndarray:
+        return self.indices[self.indptr[row] : self.indptr[row + 1]]
+
+
 @dataclass(slots=True)
 class TrainedModel:
     version: str
@@ -71,24 +90,77 @@ class TrainedModel:
     events: EventLog  # the snapshot's events: segment rules count behaviour over windows
     metrics: dict[str, Any] = field(default_factory=dict)
     ranking: RankingStage | None = None  # rescoring of recommend's candidates (ranking.py)
-    # TagSpace.user_matrix() for all users, built on first use and then sliced per request
-    # (rebuilding it per request was a third of an audience call's model time).
+    # The serving caches below are derived from the fields above. A loaded artifact supplies
+    # them memory-mapped (matching.artifact writes them at save time), so N worker processes
+    # share one copy in the page cache; a model fresh from training builds them on first use.
+    # TagSpace.user_matrix() for all users, sliced per request (rebuilding it per request
+    # was a third of an audience call's model time).
     _user_matrix: sp.csr_matrix | None = field(default=None, init=False, repr=False)
-    # Every snapshot event's (user, item) pair, both ways round, built on first use: what
-    # exclude_seen excludes. Not `seen`, which drops pairs whose decayed weight is zero.
-    _interacted: sp.csr_matrix | None = field(default=None, init=False, repr=False)
-    _interacted_by_item: sp.csr_matrix | None = field(default=None, init=False, repr=False)
+    # Every snapshot event's (user, item) pair, both ways round: what exclude_seen excludes.
+    # Not `seen`, which drops pairs whose decayed weight is zero.
+    _interacted: RowLists | None = field(default=None, init=False, repr=False)
+    _interacted_by_item: RowLists | None = field(default=None, init=False, repr=False)
     _foldin: FoldIn | None = field(default=None, init=False, repr=False)
 
     def warm(self) -> TrainedModel:
-        """Build the per-model caches now, so the first requests after a swap do not pay for
-        them (about a second at 100k users and 2M events)."""
-        self.user_tags(np.zeros(0, np.int64))
-        if len(self.users) and len(self.items):
-            self.interacted_items(0)
-            self.interacted_users(0)
+        """Have the serving caches ready before the model is swapped in, so the first requests
+        after a swap do not pay for them (about a second at 100k users and 2M events). On a
+        model loaded with them from its artifact this builds only the fold-in state."""
+        _ = self.user_tag_matrix, self.interactions_by_user, self.interactions_by_item
         self.foldin()
         return self
+
+    def use_serving_caches(
+        self,
+        user_tag_matrix: sp.csr_matrix,
+        interactions_by_user: RowLists,
+        interactions_by_item: RowLists,
+    ) -> None:
+        """Serve with caches computed elsewhere (matching.artifact: memory-mapped arrays)."""
+        n_users, n_items = len(self.users), len(self.items)
+        if user_tag_matrix.shape != (n_users, len(self.tagspace.tags)):
+            raise ValueError("user tag matrix does not match the model's users and tags")
+        if (len(interactions_by_user), len(interactions_by_item)) != (n_users, n_items):
+            raise ValueError("interaction lists do not match the model's users and items")
+        self._user_matrix = user_tag_matrix
+        self._interacted = interactions_by_user
+        self._interacted_by_item = interactions_by_item
+
+    @property
+    def user_tag_matrix(self) -> sp.csr_matrix:
+        """TagSpace.user_matrix() of every snapshot user (what audiences and reasons match)."""
+        matrix = self._user_matrix
+        if matrix is None:  # two threads may both build it; the results are identical
+            matrix = self._user_matrix = sp.csr_matrix(self.tagspace.user_matrix())
+        return matrix
+
+    @property
+    def interactions_by_user(self) -> RowLists:
+        """Per user row, the item rows it had any event with in the snapshot."""
+        lists = self._interacted
+        if lists is None:
+            lists = self._interacted = RowLists.of(
+                interaction_matrix(self.events, len(self.users), len(self.items))
+            )
+        return lists
+
+    @property
+    def interactions_by_item(self) -> RowLists:
+        """Per item row, the user rows with any event on it in the snapshot."""
+        lists = self._interacted_by_item
+        if lists is None:
+            by_item = EventLog(
+                self.events.item,
+                self.events.user,
+                self.events.type_code,
+                self.events.value,
+                self.events.ts,
+                self.events.type_names,
+            )
+            lists = self._interacted_by_item = RowLists.of(
+                interaction_matrix(by_item, len(self.items), len(self.users))
+            )
+        return lists
 
     # ---- lookups used to build filters -------------------------------------------------
     def item_rows(self, ids: Iterable[str]) -> np.ndarray:
@@ -121,36 +193,15 @@ class TrainedModel:
 
     def interacted_items(self, user_row: int) -> np.ndarray:
         """Item rows this user had any event with in the snapshot."""
-        matrix = self._interacted
-        if matrix is None:
-            matrix = self._interacted = interaction_matrix(
-                self.events, len(self.users), len(self.items)
-            )
-        return matrix.indices[matrix.indptr[user_row] : matrix.indptr[user_row + 1]]
+        return self.interactions_by_user.row(user_row)
 
     def interacted_users(self, item_row: int) -> np.ndarray:
         """User rows with any event on this item in the snapshot."""
-        matrix = self._interacted_by_item
-        if matrix is None:
-            by_item = EventLog(
-                self.events.item,
-                self.events.user,
-                self.events.type_code,
-                self.events.value,
-                self.events.ts,
-                self.events.type_names,
-            )
-            matrix = self._interacted_by_item = interaction_matrix(
-                by_item, len(self.items), len(self.users)
-            )
-        return matrix.indices[matrix.indptr[item_row] : matrix.indptr[item_row + 1]]
+        return self.interactions_by_item.row(item_row)
 
     def user_tags(self, rows: np.ndarray) -> sp.csr_matrix:
         """Users' matching tag vectors (TagSpace.user_matrix) for just these rows."""
-        matrix = self._user_matrix
-        if matrix is None:  # two threads may both build it; the results are identical
-            matrix = self._user_matrix = sp.csr_matrix(self.tagspace.user_matrix())
-        return sp.csr_matrix(matrix[rows])
+        return sp.csr_matrix(self.user_tag_matrix[rows])
 
     def foldin(self) -> FoldIn:
         """The state recent events are folded in with (matching/foldin.py), built on first use."""
