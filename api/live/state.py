@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from api.pseudonyms import person_ref
 from api.store import freshness
 from api.store.freshness import EventRow, ItemChange, UserChange
 from matching.model import TrainedModel
@@ -74,7 +75,9 @@ class LiveState:
         # Users: consent and erasures over the model's rows; declared data changed since.
         self._consent = np.array(model.user_consent, dtype=bool)
         self._erased = np.zeros(len(model.users), dtype=bool)
+        # Keyed by person_ref: the store keeps erased users only by pseudonym.
         self._erased_at: dict[str, datetime] = {}
+        self._rows_by_ref: dict[str, int] | None = None  # built at the first erasure
         self._users: dict[str, UserChange] = {}
         self._recent_by_user: dict[str, tuple[EventRow, ...]] = {}
         self._recent_by_item: dict[str, frozenset[str]] = {}
@@ -94,7 +97,7 @@ class LiveState:
 
     def user(self, user_id: str) -> UserView:
         model, change = self.model, self._users.get(user_id)
-        erased_at = self._erased_at.get(user_id)
+        erased_at = self._erased_at.get(person_ref(user_id)) if self._erased_at else None
         if change is not None and erased_at is not None and erased_at >= change.created_at:
             change = None  # the change describes a person erased since
         row = model.users.index(user_id)
@@ -214,17 +217,23 @@ class LiveState:
 
     def _apply_erasures(self, erasures: list[tuple[str, datetime]]) -> bool:
         changed = False
-        for user_id, erased_at in erasures:
-            if self._erased_at.get(user_id) == erased_at:
-                continue
-            self._erased_at[user_id] = max(erased_at, self._erased_at.get(user_id, erased_at))
-            row = self.model.users.index(user_id)
+        new = [(ref, at) for ref, at in erasures if self._erased_at.get(ref) != at]
+        if not new:
+            return False
+        if self._rows_by_ref is None:
+            self._rows_by_ref = {person_ref(u): row for row, u in enumerate(self.model.users)}
+        recent_ids = {person_ref(user_id): user_id for user_id in self._recent_by_user}
+        for ref, erased_at in new:
+            self._erased_at[ref] = max(erased_at, self._erased_at.get(ref, erased_at))
+            row = self._rows_by_ref.get(ref)
             if row is not None:
                 self._erased[row] = True
-            kept = tuple(
-                e for e in self._recent_by_user.get(user_id, ()) if e.ingested_at > erased_at
-            )
-            self._set_recent(user_id, kept)
+            user_id = recent_ids.get(ref)
+            if user_id is not None:
+                kept = tuple(
+                    e for e in self._recent_by_user.get(user_id, ()) if e.ingested_at > erased_at
+                )
+                self._set_recent(user_id, kept)
             changed = True
         return changed
 
@@ -240,7 +249,7 @@ class LiveState:
         self._after_pk = max(top, before or 0)
         for event in new:
             self._applied.add(event.pk)
-            erased_at = self._erased_at.get(event.user_id)
+            erased_at = self._erased_at.get(person_ref(event.user_id)) if self._erased_at else None
             if erased_at is not None and event.ingested_at <= erased_at:
                 continue
             if event.ingested_at <= self.snapshot_at and self._in_snapshot(event):

@@ -125,6 +125,7 @@ def users_changed(session: Session, since: datetime) -> list[UserChange]:
 
 
 def erasures_since(session: Session, since: datetime) -> list[tuple[str, datetime]]:
+    """(person_ref of the erased user, when): the id itself is not kept."""
     query = select(Erasure.user_id, Erasure.erased_at).where(Erasure.erased_at >= since)
     return [(r.user_id, r.erased_at) for r in session.execute(query)]
 

@@ -158,11 +158,13 @@ class Erasure(Base):
     __table_args__ = (Index("ix_erasures_erased_at", "erased_at"),)
 
     pk: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    # person_ref(id) (api.pseudonyms), never the id itself; the name is the schema's.
     user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-MODEL_STATUSES = ("candidate", "active", "retired", "rejected")
+# pruned: deleted from disk by the retention count (TAGMATCH_MODEL_RETENTION); the row stays.
+MODEL_STATUSES = ("candidate", "active", "retired", "rejected", "pruned")
 
 
 class ModelVersion(Base):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Column, Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
+from api.pseudonyms import person_ref
 from api.store.bulk import group_by_fields, insert_missing, is_postgresql, merge_by_id, upsert
 from api.store.freshness import changes_after
 from api.store.tables import (
@@ -113,13 +114,14 @@ def erase_user(session: Session, user_id: str) -> bool:
         return False
     for column in USER_OWNED_COLUMNS:
         session.execute(delete(column.table).where(column == user_id))
-    session.add(Erasure(user_id=user_id, erased_at=utcnow()))
+    # The tombstone names the person only by pseudonym: after erasure the id is nowhere.
+    session.add(Erasure(user_id=person_ref(user_id), erased_at=utcnow()))
     session.flush()
     return True
 
 
-def erased_user_ids_since(session: Session, snapshot_time: datetime) -> set[str]:
-    """Users erased since a snapshot (with the margin of api.store.freshness): serving drops
-    them from an older model's answers."""
+def erased_refs_since(session: Session, snapshot_time: datetime) -> set[str]:
+    """Pseudonyms (api.pseudonyms.person_ref) of users erased since a snapshot (with the
+    margin of api.store.freshness): serving drops them from an older model's answers."""
     query = select(Erasure.user_id).where(Erasure.erased_at >= changes_after(snapshot_time))
     return set(session.scalars(query))

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from api.pseudonyms import person_ref
 from api.store.db import create_db_engine
 from api.store.migrate import (
     DatabaseNotMigrated,
@@ -95,5 +96,28 @@ def test_0006_keeps_the_newest_of_several_unfinished_jobs(migrated_url: str) -> 
             "done": "succeeded",
             "lone": "running",
         }
+    finally:
+        engine.dispose()
+
+
+def test_0700_replaces_erased_ids_by_their_pseudonyms(migrated_url: str) -> None:
+    """Before 0700 the erasures table held the erased id itself: the upgrade leaves only the
+    pseudonym serving (api.live) now looks erasures up by."""
+    engine = create_db_engine(migrated_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0200")
+        with engine.begin() as connection:
+            for user_id in ("alice@example.com", "bob"):
+                connection.execute(
+                    text("INSERT INTO erasures (user_id, erased_at) VALUES (:u, :at)"),
+                    {"u": user_id, "at": datetime(2026, 1, 1, tzinfo=UTC)},
+                )
+        upgrade_to_head(engine)
+        with engine.connect() as connection:
+            stored = set(connection.execute(text("SELECT user_id FROM erasures")).scalars())
+        assert stored == {person_ref("alice@example.com"), person_ref("bob")}
     finally:
         engine.dispose()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from api.pseudonyms import person_ref
 from api.store import events, freshness, items, users
 from api.store.db import SessionFactory, session_scope
 from api.store.tables import Erasure, Event, Item, User
@@ -96,8 +97,8 @@ def test_erasure_removes_user_and_events_and_leaves_a_tombstone(
     with session_scope(session_factory) as s:
         assert users.get_user(s, "gone") is None
         assert {e.event_id for e in s.query(Event)} == {"e3"}
-        assert users.erased_user_ids_since(s, before) == {"gone"}
-        assert users.erased_user_ids_since(s, datetime.now(UTC) + timedelta(hours=1)) == set()
+        assert users.erased_refs_since(s, before) == {person_ref("gone")}
+        assert users.erased_refs_since(s, datetime.now(UTC) + timedelta(hours=1)) == set()
         assert s.query(Erasure).count() == 1 and s.query(User).count() == 1
 
 
