@@ -29,8 +29,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Load data sets into the store.", no_args_is_help=True)
+models_app = typer.Typer(help="Stored model versions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 
 
@@ -281,6 +283,24 @@ def train(
         )
     if code:
         raise typer.Exit(code)
+
+
+@models_app.command("purge-erased")
+def models_purge_erased() -> None:
+    """Delete versions beyond the retention count (TAGMATCH_MODEL_RETENTION) and remove
+    erased users from every version not being served: their id becomes a tombstone, their
+    vector zero. The served version follows once a training run replaces it. Training does
+    the same after every run; this runs it now. Exits 75 while a training run is going."""
+    from api.jobs.lock import TrainingLocked
+    from api.jobs.model_upkeep import purge_erased_command
+    from api.jobs.runner import LOCKED_EXIT
+
+    try:
+        outcome = purge_erased_command(_settings())
+    except TrainingLocked as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(LOCKED_EXIT) from None
+    typer.echo(json.dumps({"pruned": outcome.pruned, "erased_rows": outcome.erased_rows}))
 
 
 @app.command()

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     model_dir: Path = Field(
         default=Path("./models"), description="artifact directory, one dir per version"
     )
+    model_retention: int = Field(
+        default=3,
+        ge=1,
+        description="model versions kept on disk after a training run: the newest this many, "
+        "plus the active one; older ones are deleted and listed with status 'pruned'",
+    )
     model_config_file: Path | None = Field(
         default=None,
         description="JSON file of matching.config.ModelConfig; default settings if unset",

@@ -24,9 +24,16 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from api.jobs.lock import TrainingLock
+from api.jobs.model_upkeep import keep_model_dir_tidy
 from api.settings import Settings
 from api.store import models as model_store
-from api.store.db import create_db_engine, make_session_factory, session_scope, snapshot_session
+from api.store.db import (
+    SessionFactory,
+    create_db_engine,
+    make_session_factory,
+    session_scope,
+    snapshot_session,
+)
 from api.store.row_checks import SkippedRows
 from api.store.snapshot import read_snapshot
 from matching.artifact import remove_stale_temp_dirs
@@ -95,6 +102,22 @@ def _previous_model(settings: Settings, path: str | None) -> TrainedModel | None
     except Exception:
         log.warning("active artifact %s unreadable; training from scratch", path, exc_info=True)
         return None
+
+
+def _tidy_model_dir(settings: Settings, factory: SessionFactory) -> None:
+    """Retention and erasure over the versions this run left inactive. The run's own outcome
+    is settled already: a failure here is logged and retried by the next run (or
+    `tagmatch models purge-erased`), not reported as a failed training."""
+    try:
+        upkeep = keep_model_dir_tidy(factory, settings.model_dir, settings.model_retention)
+    except Exception:
+        log.warning("model directory upkeep failed; the next run retries it", exc_info=True)
+        return
+    if upkeep.pruned or upkeep.erased_rows:
+        log.info(
+            "model directory tidied",
+            extra={"pruned": upkeep.pruned, "erased_rows": upkeep.erased_rows},
+        )
 
 
 def _new_version(now: datetime, digest: str, model_dir: Path) -> str:
@@ -204,6 +227,7 @@ def _run(
         )
         if activate:
             model_store.set_active_version(session, version)
+    _tidy_model_dir(settings, factory)
     outcome = TrainOutcome(
         version,
         activate,

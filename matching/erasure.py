@@ -1,0 +1,77 @@
+"""Erasing users from a saved model version, in place.
+
+A version names its users in `users.json` (row -> id) and holds one vector per user in
+`user_vectors.npy`. Erasing a user replaces their id by a tombstone and zeroes their vector
+and consent; the row stays, so every other array keeps its numbering. Each file is rewritten
+to a sibling temp file, fsynced and renamed over the old one: a process that memory-mapped
+the old file keeps reading it, and a crash leaves each file either old or new. The vocabulary
+goes last, so a crash before it leaves the id findable and the next purge does the row again.
+
+What stays: the FAISS copy of the user vectors (`users.faiss`) and the integer event rows; they
+carry no id, and go with the version when retention deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from matching.artifact import read_manifest
+
+# The API refuses control characters in ids (and PostgreSQL text refuses NUL), so no
+# tombstone can collide with a user; the row number keeps the vocabulary's entries distinct.
+TOMBSTONE_PREFIX = "\x00erased-"
+
+
+def tombstone(row: int) -> str:
+    return f"{TOMBSTONE_PREFIX}{row}"
+
+
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
+    # Same suffix as the file: np.save appends ".npy" to a name without it.
+    temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        write(temp)
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _rewrite_rows(path: Path, rows: list[int], value: float | bool) -> None:
+    array = np.load(path, allow_pickle=False)  # a private copy, not a map of the old file
+    array[rows] = value
+    _replace(path, lambda temp: np.save(temp, array, allow_pickle=False))
+
+
+def erase_users_from_version(directory: Path, is_erased: Callable[[str], bool]) -> int:
+    """Tombstone every user of the version at `directory` for whom `is_erased(id)` holds;
+    returns how many rows were erased (0: nothing rewritten)."""
+    directory = Path(directory)
+    read_manifest(directory)  # refuse an incomplete version before touching it
+    users_path = directory / "users.json"
+    ids: list[str] = json.loads(users_path.read_text("utf-8"))
+    rows = [row for row, user_id in enumerate(ids) if is_erased(user_id)]
+    if not rows:
+        return 0
+    _rewrite_rows(directory / "user_vectors.npy", rows, 0.0)
+    _rewrite_rows(directory / "user_consent.npy", rows, False)
+    for row in rows:
+        ids[row] = tombstone(row)
+    text = json.dumps(ids, ensure_ascii=False)
+    _replace(users_path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)  # the renames themselves
+    finally:
+        os.close(fd)
+    return len(rows)

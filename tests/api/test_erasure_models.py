@@ -1,0 +1,134 @@
+"""Erasure reaches the model directory, and old versions do not pile up: on SQLite and
+PostgreSQL, through the real training job and `tagmatch models purge-erased`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from store_dump import dump_text
+from trained_world import World, active_version
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli_app
+from api.jobs.model_upkeep import purge_erased_command
+from api.jobs.train import run_training
+from api.store.db import create_db_engine
+from matching.artifact import load_model
+from matching.erasure import TOMBSTONE_PREFIX
+
+
+@pytest.fixture
+def client(fresh_world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(fresh_world.settings)) as test_client:
+        yield test_client
+
+
+def files_holding(directory: Path, needle: str) -> list[Path]:
+    """Every file under `directory` whose bytes contain `needle` (UTF-8)."""
+    raw = needle.encode()
+    return [p for p in directory.rglob("*") if p.is_file() and raw in p.read_bytes()]
+
+
+def store_dump(world: World) -> str:
+    engine = create_db_engine(world.settings.database_url)
+    try:
+        return dump_text(engine)
+    finally:
+        engine.dispose()
+
+
+def listed_status(client: TestClient) -> dict[str, str]:
+    return {m["version"]: m["status"] for m in client.get("/v1/models").json()["models"]}
+
+
+def test_after_erasure_and_a_training_run_the_id_is_nowhere(
+    client: TestClient, fresh_world: World
+) -> None:
+    person = "erase-me-7f3a9c"  # an id no other id contains, so a byte search is exact
+    items = [item.id for item in fresh_world.catalogue.items[:6]]
+    start = datetime.now(UTC) - timedelta(days=1)
+    events = [
+        {"id": f"{person}-{n}", "user_id": person, "item_id": item, "type": "click",
+         "ts": (start + timedelta(minutes=n)).isoformat()}
+        for n, item in enumerate(items)
+    ]  # fmt: skip
+    assert client.post("/v1/events", json={"events": events}).status_code == 200
+    with_person = run_training(fresh_world.settings, force=True).version
+    model_dir = fresh_world.settings.model_dir
+    assert files_holding(model_dir, person) == [model_dir / with_person / "users.json"]
+
+    assert client.delete(f"/v1/users/{person}").status_code == 204
+    assert person not in store_dump(fresh_world)
+    # Served and memory-mapped: left as it is until a run replaces it (api.live hides the row).
+    assert files_holding(model_dir, person) == [model_dir / with_person / "users.json"]
+
+    after = run_training(fresh_world.settings, force=True).version
+    assert active_version(fresh_world.settings) == after
+    assert files_holding(model_dir, person) == []
+    assert person not in store_dump(fresh_world)
+    # The older version is still whole and loadable; the person's row is a tombstone.
+    older = load_model(model_dir / with_person, mmap=False)
+    erased_rows = [r for r, u in enumerate(older.users) if u.startswith(TOMBSTONE_PREFIX)]
+    assert len(erased_rows) == 1
+    assert not older.user_vectors[erased_rows].any() and not older.user_consent[erased_rows].any()
+    kept = [r for r in range(len(older.users)) if r not in erased_rows]
+    assert np.abs(older.user_vectors[kept]).sum() > 0
+    assert client.post(f"/v1/models/{with_person}/activate").status_code == 200
+    assert client.get(f"/v1/users/{person}").status_code == 404  # no row answers for them
+
+
+def test_retention_deletes_old_versions_but_never_the_active_or_newest(
+    client: TestClient, fresh_world: World
+) -> None:
+    first = fresh_world.version
+    second = run_training(fresh_world.settings, force=True).version
+    third = run_training(fresh_world.settings, force=True).version  # default retention: 3
+    model_dir = fresh_world.settings.model_dir
+    assert all((model_dir / v).is_dir() for v in (first, second, third))
+    assert client.post(f"/v1/models/{first}/activate").status_code == 200  # roll back
+
+    keep_one = fresh_world.settings.model_copy(update={"model_retention": 1})
+    outcome = purge_erased_command(keep_one)
+    assert outcome.pruned == [second]
+    assert not (model_dir / second).exists()
+    assert (model_dir / first).is_dir() and (model_dir / third).is_dir()
+    assert listed_status(client) == {first: "active", second: "pruned", third: "retired"}
+    assert client.post(f"/v1/models/{second}/activate").status_code == 409
+
+    # The training job applies the same count after its run: only the new version stays.
+    fourth = run_training(keep_one, force=True).version
+    assert sorted(p.name for p in model_dir.iterdir() if not p.name.startswith(".")) == [fourth]
+    statuses = listed_status(client)
+    assert statuses[fourth] == "active"
+    assert {statuses[v] for v in (first, second, third)} == {"pruned"}
+
+
+def test_the_purge_command_erases_from_inactive_versions_at_once(
+    client: TestClient, fresh_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, first = fresh_world.settings, fresh_world.version
+    second = run_training(settings, force=True).version  # `first` is inactive now
+    person = fresh_world.warm_users()[0]
+
+    def users_of(version: str) -> list[str]:
+        ids: list[str] = json.loads((settings.model_dir / version / "users.json").read_text())
+        return ids
+
+    assert person in users_of(first) and person in users_of(second)
+    assert client.delete(f"/v1/users/{person}").status_code == 204
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TAGMATCH_MODEL_DIR", str(settings.model_dir))
+    result = CliRunner().invoke(cli_app, ["models", "purge-erased"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output.splitlines()[-1])  # after any log lines
+    assert printed == {"pruned": [], "erased_rows": {first: 1}}
+    assert person not in users_of(first)
+    assert person in users_of(second)  # served: rewritten after the next run replaces it
+    assert len(users_of(first)) == len(set(users_of(first)))
