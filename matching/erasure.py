@@ -7,8 +7,9 @@ to a sibling temp file, fsynced and renamed over the old one: a process that mem
 the old file keeps reading it, and a crash leaves each file either old or new. The vocabulary
 goes last, so a crash before it leaves the id findable and the next purge does the row again.
 
-What stays: the FAISS copy of the user vectors (`users.faiss`) and the integer event rows; they
-carry no id, and go with the version when retention deletes it.
+What stays: the user's other rows (the FAISS copy of the vectors in `users.faiss`, tag weights,
+event and interaction rows). They are numbered, not named, so with the id gone they point at
+no one; they go with the version when retention deletes it.
 """
 
 from __future__ import annotations
