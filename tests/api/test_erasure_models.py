@@ -17,8 +17,11 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
+from api.jobs.lock import TrainingLock
 from api.jobs.model_upkeep import purge_erased_command
+from api.jobs.runner import LOCKED_EXIT
 from api.jobs.train import run_training
+from api.settings import Settings
 from api.store.db import create_db_engine
 from matching.artifact import load_model
 from matching.erasure import TOMBSTONE_PREFIX
@@ -132,3 +135,15 @@ def test_the_purge_command_erases_from_inactive_versions_at_once(
     assert person not in users_of(first)
     assert person in users_of(second)  # served: rewritten after the next run replaces it
     assert len(users_of(first)) == len(set(users_of(first)))
+
+
+def test_the_purge_command_refuses_while_a_training_run_holds_the_lock(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAGMATCH_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TAGMATCH_MODEL_DIR", str(settings.model_dir))
+    with TrainingLock.acquire(settings.model_dir):
+        result = CliRunner().invoke(cli_app, ["models", "purge-erased"])
+    assert result.exit_code == LOCKED_EXIT, result.output
+    again = CliRunner().invoke(cli_app, ["models", "purge-erased"])
+    assert again.exit_code == 0, again.output
