@@ -24,9 +24,11 @@ import numpy as np
 
 from matching.artifact import read_manifest
 
-# The API refuses control characters in ids (and PostgreSQL text refuses NUL), so no
-# tombstone can collide with a user; the row number keeps the vocabulary's entries distinct.
-TOMBSTONE_PREFIX = "\x00erased-"
+# The API and the importers refuse '/' in ids (api.schemas.common.ID_PATTERN), so no tombstone
+# can collide with a user, yet it is a string the store can be asked about (a rolled-back
+# version's users are looked up; PostgreSQL refuses NUL, so no control character). The row
+# number keeps the vocabulary's entries distinct.
+TOMBSTONE_PREFIX = "erased/"
 
 
 def tombstone(row: int) -> str:

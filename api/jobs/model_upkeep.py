@@ -35,29 +35,40 @@ class UpkeepOutcome:
 
 
 def prune_old_versions(factory: SessionFactory, model_dir: Path, keep: int) -> list[str]:
-    """Delete the artifacts of versions older than the newest `keep`, except the active one,
-    and mark their rows 'pruned' (GET /v1/models keeps listing them, truthfully). The files
-    go first: a crash in between leaves a row not yet marked, which the next call finishes."""
+    """Delete the artifacts of versions older than the newest `keep`, except the active one;
+    their rows stay, with status 'pruned' (GET /v1/models keeps listing them, truthfully).
+
+    The row is marked first, only while it is not active, and activation refuses a pruned row
+    (api.store.models.set_active_version): a concurrent rollback to the same version either
+    wins, and its files stay, or finds it pruned. A crash after the mark leaves files of a
+    pruned row, which the next call deletes."""
     with session_scope(factory) as session:
-        rows = session.scalars(
-            select(ModelVersion)
-            .where(ModelVersion.status != PRUNED)
-            .order_by(ModelVersion.created_at.desc(), ModelVersion.version.desc())
+        rows = session.execute(
+            select(
+                ModelVersion.version,
+                ModelVersion.path,
+                ModelVersion.status,
+                ModelVersion.is_active,
+            ).order_by(ModelVersion.created_at.desc(), ModelVersion.version.desc())
         ).all()
-        doomed = [(row.version, row.path) for row in rows[keep:] if not row.is_active]
-    for version, path in doomed:
-        shutil.rmtree(model_dir / path, ignore_errors=True)
-        if (model_dir / path).exists():
-            log.warning("could not delete %s; it stays listed", model_dir / path)
-            continue
+    kept = [row for row in rows if row.status != PRUNED]
+    doomed = [row for row in kept[keep:] if not row.is_active]
+    pruned: list[str] = []
+    for row in doomed:
         with session_scope(factory) as session:
-            session.execute(
+            marked = session.execute(
                 update(ModelVersion)
-                .where(ModelVersion.version == version, ModelVersion.is_active.is_(False))
+                .where(ModelVersion.version == row.version, ModelVersion.is_active.is_(False))
                 .values(status=PRUNED)
-            )
-        log.info("pruned model version %s", version)
-    return [version for version, path in doomed if not (model_dir / path).exists()]
+            ).rowcount  # type: ignore[attr-defined]
+        if marked:
+            shutil.rmtree(model_dir / row.path, ignore_errors=True)
+            pruned.append(row.version)
+            log.info("pruned model version %s", row.version)
+    for row in rows:  # files a crash left behind a pruned row
+        if row.status == PRUNED and (model_dir / row.path).exists():
+            shutil.rmtree(model_dir / row.path, ignore_errors=True)
+    return pruned
 
 
 def purge_erased_users(factory: SessionFactory, model_dir: Path) -> dict[str, int]:

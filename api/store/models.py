@@ -90,11 +90,12 @@ def set_active_version(session: Session, version: str) -> ModelVersion:
     )
     activated = session.execute(
         update(ModelVersion)
-        .where(ModelVersion.version == version)
+        # A pruned version's files are gone, or going (api.jobs.model_upkeep): never active.
+        .where(ModelVersion.version == version, ModelVersion.status != "pruned")
         .values(is_active=True, status="active")
     ).rowcount  # type: ignore[attr-defined]
     if not activated:
-        raise LookupError(f"model version {version!r} does not exist")
+        raise LookupError(f"model version {version!r} does not exist or was pruned")
     row = session.get(ModelVersion, version, populate_existing=True)
     assert row is not None
     return row

@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app as cli_app
 from api.jobs.lock import TrainingLock
-from api.jobs.model_upkeep import purge_erased_command
+from api.jobs.model_upkeep import prune_old_versions, purge_erased_command
 from api.jobs.runner import LOCKED_EXIT
 from api.jobs.train import run_training
 from api.settings import Settings
-from api.store.db import create_db_engine
+from api.store.db import create_db_engine, make_session_factory, session_scope
+from api.store.models import set_active_version
 from matching.artifact import load_model
 from matching.erasure import TOMBSTONE_PREFIX
 
@@ -147,3 +148,25 @@ def test_the_purge_command_refuses_while_a_training_run_holds_the_lock(
     assert result.exit_code == LOCKED_EXIT, result.output
     again = CliRunner().invoke(cli_app, ["models", "purge-erased"])
     assert again.exit_code == 0, again.output
+
+
+def test_a_pruned_version_can_never_be_activated_and_its_left_files_go(
+    fresh_world: World,
+) -> None:
+    """Pruning marks the row before deleting; activation refuses a marked row, so a rollback
+    racing the prune never ends with an active version without files."""
+    settings, first = fresh_world.settings, fresh_world.version
+    second = run_training(settings, force=True).version
+    engine = create_db_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        assert prune_old_versions(factory, settings.model_dir, keep=1) == [first]
+        with pytest.raises(LookupError, match="pruned"), session_scope(factory) as session:
+            set_active_version(session, first)
+        assert active_version(settings) == second
+        (settings.model_dir / first).mkdir()  # as a crash between mark and delete leaves it
+        (settings.model_dir / first / "users.json").write_text("[]")
+        assert prune_old_versions(factory, settings.model_dir, keep=1) == []
+        assert not (settings.model_dir / first).exists()
+    finally:
+        engine.dispose()
