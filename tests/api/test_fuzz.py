@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from trained_world import World
+from trained_world import World, assert_problem
 
 from api.app import create_app
 from bench.fuzz import TRAINING, fuzz
@@ -22,7 +22,7 @@ KEY = "fuzz-test-key-0123456789"
 def keyed(world: World) -> Iterator[TestClient]:
     """The app over the module's trained world, with an API key (sent with every case)."""
     settings = world.settings.model_copy(update={"api_key": SecretStr(KEY)})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -32,6 +32,14 @@ def test_fuzzed_requests_get_no_server_error_and_problem_4xx(keyed: TestClient) 
     assert tally.by_class["2xx"] > 0 and tally.by_class["4xx"] > 0
     assert tally.server_errors == []
     assert tally.not_problem_4xx == []
+
+
+def test_audit_page_cursor_beyond_a_row_id_is_refused(keyed: TestClient) -> None:
+    """Found by the fuzz: `before` past 64 bits overflowed the SQLite driver (500)."""
+    headers = {"X-API-Key": KEY}
+    body = assert_problem(keyed.get("/v1/audit", params={"before": 2**63}, headers=headers), 422)
+    assert body["errors"][0]["loc"] == ["query", "before"]
+    assert keyed.get("/v1/audit", params={"before": 2**63 - 1}, headers=headers).status_code == 200
 
 
 def test_fuzz_reports_server_errors_and_plain_4xx() -> None:
