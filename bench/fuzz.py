@@ -7,7 +7,7 @@ goes through schemathesis' `not_a_server_error` check; every 4xx must be problem
 requests carry the configured API key (the security schemes' generated keys are replaced:
 random wrong keys would only meet the failed-key limit's 429).
 
-    .venv/bin/python bench/fuzz.py --examples 150 --backend sqlite|postgresql [--seed 0]
+    .venv/bin/python bench/fuzz.py --examples 170 --backend sqlite|postgresql [--seed 0]
 
 tests/api/test_fuzz.py runs the same fuzz() with a few examples per operation.
 """
@@ -175,7 +175,7 @@ def served_world(backend: str, directory: Path, api_key: str) -> Iterator[TestCl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=150, help="per operation and mode")
+    parser.add_argument("--examples", type=int, default=170, help="per operation and mode")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
