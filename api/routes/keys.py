@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import AuditDep, SessionDep, require_scope
 from api.errors import ProblemError
-from api.schemas.common import problem_responses
+from api.schemas.common import ROW_ID_MAX, problem_responses
 from api.schemas.keys import AuditEntryOut, AuditPage, KeyCreated, KeyIn, KeyList, KeyOut
 from api.store import audit, keys
 from api.store.tables import ApiKey
@@ -56,7 +56,9 @@ def revoke_key(
 @router.get("/audit")
 def read_audit(
     session: SessionDep,
-    before: Annotated[int | None, Query(ge=1, description="older than this entry id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=ROW_ID_MAX, description="older than this entry id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
 ) -> AuditPage:
     """Newest first, in pages."""

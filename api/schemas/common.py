@@ -28,6 +28,9 @@ TAG_WEIGHT_MAX = 1e6
 # Integers beyond 2**53 lose precision as floats (and in JavaScript clients); attribute numbers
 # feed float arithmetic (age and income bands), so they must convert exactly.
 NUMBER_MAX = 2**53
+# Row ids (audit entries) are signed 64-bit integers in both stores: a larger one sent as a
+# page cursor would overflow the driver (500) instead of matching nothing.
+ROW_ID_MAX = 2**63 - 1
 
 # C0 and C1 control characters and DEL. Free text keeps tab, line feed and carriage return.
 _CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
