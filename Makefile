@@ -64,10 +64,12 @@ client: openapi
 docs: setup
 	$(BIN)/tagmatch config-reference > docs/configuration.md
 
-# The serving benchmark drives the servers with wrk, a Debian package: installed here if absent.
-bench-tools:
+# The serving benchmark drives the servers with wrk, a Debian package: installed here if absent;
+# py-spy (PyPI) profiles a serving worker in the profile phase.
+bench-tools: setup
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
 	  || { sudo apt-get update -qq && sudo apt-get install -y -qq wrk; }
+	$(BIN)/pip install --quiet py-spy
 
 # Every figure in BENCHMARKS.md, in its order of issues (ml-100k by path: ../shared/data).
 bench: setup bench-tools

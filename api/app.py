@@ -59,6 +59,7 @@ from api.store.db import (
 )
 from api.store.migrate import require_head
 from api.store.models import active_model_version
+from matching.index import set_search_threads
 from matching.model import TrainedModel
 from matching.tagging import load_keyword_extractor
 
@@ -75,6 +76,7 @@ Errors are `application/problem+json` (RFC 9457); `errors[].loc` names the offen
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    set_search_threads(settings.search_threads)
     engine = create_db_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -238,14 +240,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.metrics_registry))
 
     install_openapi(app)
+    # The per-page-view routes first: Starlette tries routes in order, and every route tried
+    # before the match costs a regex.
+    app.include_router(recommendations.router)
+    app.include_router(audiences.router)
     app.include_router(health.router)
     for module in (
         users,
         items,
         events,
         profiles,
-        recommendations,
-        audiences,
         push_lists,
         segments,
         models,

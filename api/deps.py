@@ -139,13 +139,19 @@ def require_scope(scope: str, **per_method_or_path: str) -> Any:
         if needed is None:
             last = request.url.path.rstrip("/").rsplit("/", 1)[-1]
             needed = per_method_or_path.get(last, scope)
-        authenticator: Authenticator = request.app.state.authenticator
-        if authenticator.answers_from_memory(_presented_key(request)):
-            authenticate(request, needed)  # pure work: on the event loop
-        else:
-            await run_in_threadpool(authenticate, request, needed)  # reads the store
+        await authorize(request, needed)
 
     return Depends(check)
+
+
+async def authorize(request: Request, scope: str) -> None:
+    """authenticate(), on the event loop when the answer is in memory (the usual case),
+    else in a thread (it reads the store)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    if authenticator.answers_from_memory(_presented_key(request)):
+        authenticate(request, scope)
+    else:
+        await run_in_threadpool(authenticate, request, scope)
 
 
 # Every scope at once: for what the scoped keys replace (TAGMATCH_API_KEY holds them all).
@@ -182,8 +188,9 @@ async def get_holder(request: Request) -> ModelHolder:
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 
 
-async def get_serving(request: Request, response: Response) -> Serving | None:
-    """The model and its live state for one answer (None before the first model).
+async def current_serving(request: Request) -> tuple[Serving | None, dict[str, str]]:
+    """The model and its live state for one answer (None before the first model), with the
+    headers the answer must carry.
 
     A write this process acknowledged is read into the live state before the next answer;
     other processes' writes arrive by the poller within `live_poll_seconds`. When the store
@@ -192,14 +199,29 @@ async def get_serving(request: Request, response: Response) -> Serving | None:
     holder: ModelHolder = request.app.state.model_holder
     serving = holder.serving
     if serving is None:
-        return None
+        return None, {}
     settings: Settings = request.app.state.settings
     writes: WriteCounter = request.app.state.writes
     if writes.unseen_by(serving.live):
         await asyncio.to_thread(writes.catch_up, serving.live, request.app.state.open_session)
     age = serving.live.age()
     if age is None or age > settings.live_stale_seconds or serving.live.last_error:
-        response.headers[LIVE_STATE_HEADER] = "stale" if age is None else f"stale; age={age:.1f}"
+        return serving, {LIVE_STATE_HEADER: "stale" if age is None else f"stale; age={age:.1f}"}
+    return serving, {}
+
+
+async def serving_for(request: Request, scope: str) -> tuple[Serving | None, dict[str, str]]:
+    """authorize() and current_serving() as plain calls, for the routes called on every page
+    view: FastAPI's dependency solving cost them about a fifth of their CPU. Such a route
+    declares no dependencies and must call this first."""
+    await authorize(request, scope)
+    return await current_serving(request)
+
+
+async def get_serving(request: Request, response: Response) -> Serving | None:
+    """current_serving() as a dependency; its headers go on the response."""
+    serving, headers = await current_serving(request)
+    response.headers.update(headers)
     return serving
 
 

@@ -24,8 +24,9 @@ from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
-from matching.model import RowLists, TrainedModel
+from matching.model import TrainedModel
 from matching.ranking import RankingStage
+from matching.sparse_rows import RowLists
 from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
 from matching.vocabulary import Vocabulary
 

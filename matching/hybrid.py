@@ -28,6 +28,7 @@ from scipy.sparse.linalg import svds
 
 from matching.base import unit_rows
 from matching.config import HybridConfig
+from matching.sparse_rows import SparseRows
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
@@ -212,18 +213,28 @@ def build_hybrid(
 
 
 def shared_tags(
-    query_tags: sp.csr_matrix, candidate_tags: sp.csr_matrix, tags: Vocabulary, top: int
+    query: SparseRows, candidates: SparseRows, tags: Vocabulary, top: int
 ) -> list[list[str]]:
-    """Per candidate, the tags it shares with the query, strongest product of weights first
-    (ties by tag column). One sort for all candidates: this runs for every answered row."""
-    products = sp.csr_matrix(sp.csr_matrix(candidate_tags).multiply(sp.csr_matrix(query_tags)))
-    products.eliminate_zeros()
-    if products.shape[0] == 0:
+    """Per candidate row, the tags it shares with the query's one row, strongest product of
+    weights first (ties by tag column), at most `top`. One sort for all candidates: this runs
+    for every answered row."""
+    n = len(candidates)
+    if n == 0:
         return []
-    per_row = np.diff(products.indptr)
-    rows = np.repeat(np.arange(products.shape[0]), per_row)
-    order = np.lexsort((products.indices, -products.data, rows))  # row, then weight desc
-    rank_in_row = np.arange(len(order)) - products.indptr[rows]
-    names = tags.lookup(products.indices[order[rank_in_row < top]])
+    query_columns, query_weights = query.row(0)
+    order = np.argsort(query_columns, kind="stable")
+    query_columns, query_weights = query_columns[order], query_weights[order]
+    if len(query_columns) == 0:
+        return [[] for _ in range(n)]
+    at = np.minimum(np.searchsorted(query_columns, candidates.indices), len(query_columns) - 1)
+    products = candidates.data * query_weights[at]
+    keep = (query_columns[at] == candidates.indices) & (products != 0)
+    rows = np.repeat(np.arange(n), np.diff(candidates.indptr))[keep]
+    columns, products = candidates.indices[keep], products[keep]
+    order = np.lexsort((columns, -products, rows))  # row, then weight desc, then column
+    rows, columns = rows[order], columns[order]
+    per_row = np.bincount(rows, minlength=n)
+    starts = np.cumsum(per_row) - per_row
+    names = tags.lookup(columns[np.arange(len(rows)) - starts[rows] < top])
     bounds = np.cumsum(np.minimum(per_row, top))
     return [names[start:end] for start, end in zip(np.r_[0, bounds[:-1]], bounds, strict=True)]

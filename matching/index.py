@@ -26,6 +26,13 @@ from matching.config import IndexConfig
 _EXACT_CHUNK_ROWS = 1 << 18
 
 
+def set_search_threads(threads: int) -> None:
+    """Threads FAISS may use per search in this process (OpenMP, process-wide). A serving
+    process wants 1: its requests run side by side, and a thread team woken for one query
+    costs more than the query."""
+    faiss.omp_set_num_threads(threads)
+
+
 class VectorIndex:
     def __init__(self, vectors: np.ndarray, index: faiss.Index, config: IndexConfig) -> None:
         if index.ntotal != len(vectors):

@@ -24,6 +24,7 @@ from matching.foldin import FoldIn, RecentEvents
 from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
 from matching.index import VectorIndex
 from matching.ranking import RankingStage, rank_batch
+from matching.sparse_rows import RowLists, SparseRows
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
@@ -43,25 +44,6 @@ class Scored:
 class Recommendations:
     strategy: Strategy
     items: list[Scored]
-
-
-@dataclass(frozen=True, slots=True)
-class RowLists:
-    """A CSR matrix's structure without its values: for each row, the columns it holds.
-    Plain arrays, so an artifact can store them and every worker memory-map one copy."""
-
-    indptr: np.ndarray  # (n_rows + 1,)
-    indices: np.ndarray  # (nnz,) columns, sorted within each row
-
-    @classmethod
-    def of(cls, matrix: sp.csr_matrix) -> RowLists:
-        return cls(matrix.indptr, matrix.indices)
-
-    def __len__(self) -> int:
-        return len(self.indptr) - 1
-
-    def row(self, row: int) -> np.ndarray:
-        return self.indices[self.indptr[row] : self.indptr[row + 1]]
 
 
 @dataclass(slots=True)
@@ -199,9 +181,9 @@ class TrainedModel:
         """User rows with any event on this item in the snapshot."""
         return self.interactions_by_item.row(item_row)
 
-    def user_tags(self, rows: np.ndarray) -> sp.csr_matrix:
+    def user_tags(self, rows: np.ndarray) -> SparseRows:
         """Users' matching tag vectors (TagSpace.user_matrix) for just these rows."""
-        return sp.csr_matrix(self.user_tag_matrix[rows])
+        return SparseRows.take(self.user_tag_matrix, rows)
 
     def foldin(self) -> FoldIn:
         """The state recent events are folded in with (matching/foldin.py), built on first use."""
@@ -258,7 +240,7 @@ class TrainedModel:
                     "personal",
                     self._items_for(
                         folded.query,
-                        folded.tags,
+                        SparseRows.of(folded.tags),
                         n,
                         allowed_item_rows,
                         excluded,
@@ -279,7 +261,9 @@ class TrainedModel:
             query = self.space.cold_user(tags)[0]
             return Recommendations(
                 "cold_start",
-                self._items_for(query, tags, n, allowed_item_rows, excluded, "recommend"),
+                self._items_for(
+                    query, SparseRows.of(tags), n, allowed_item_rows, excluded, "recommend"
+                ),
             )
         return Recommendations("popular", self.popular(n, allowed_item_rows, excluded))
 
@@ -375,19 +359,20 @@ class TrainedModel:
 
     def _item_query(
         self, item_id: str | None, title: str, text: str, tags: Mapping[str, float] | None
-    ) -> tuple[np.ndarray | None, sp.csr_matrix]:
+    ) -> tuple[np.ndarray | None, SparseRows]:
         row = self.items.index(item_id) if item_id is not None else None
         if row is not None:
-            return np.asarray(self.item_vectors[row]), sp.csr_matrix(self.tagspace.item_tags[row])
+            item_tags = SparseRows.take(self.tagspace.item_tags, np.array([row]))
+            return np.asarray(self.item_vectors[row]), item_tags
         vector = sp.csr_matrix(self.tagspace.item_tag_vector(title, text, tags))
         if vector.nnz == 0:
-            return None, vector
-        return self.space.cold_item(vector)[0], vector
+            return None, SparseRows.of(vector)
+        return self.space.cold_item(vector)[0], SparseRows.of(vector)
 
     def _items_for(
         self,
         query: np.ndarray,
-        query_tags: sp.csr_matrix,
+        query_tags: SparseRows,
         n: int,
         allowed: np.ndarray | None,
         excluded: np.ndarray,
@@ -415,7 +400,7 @@ class TrainedModel:
                 n,
             )
         rows = ids[0][ids[0] != PAD_ID]
-        candidate_tags = sp.csr_matrix(self.tagspace.item_tags[rows])
+        candidate_tags = SparseRows.take(self.tagspace.item_tags, rows)
         reasons = self._reasons(query, query_tags, self.item_vectors, candidate_tags, rows, purpose)
         return [
             Scored(self.items.id(int(r)), float(s), why)
@@ -425,9 +410,9 @@ class TrainedModel:
     def _reasons(
         self,
         query: np.ndarray,
-        query_tags: sp.csr_matrix,
+        query_tags: SparseRows,
         vectors: np.ndarray,
-        candidate_tags: sp.csr_matrix,
+        candidate_tags: SparseRows,
         rows: np.ndarray,
         purpose: str,
     ) -> list[list[str]]:

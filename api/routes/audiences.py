@@ -6,21 +6,23 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import ServingDep, require_scope, require_serving
+from api.deps import require_serving, serving_for
 from api.schemas.common import ID_MAX, problem_responses
-from api.schemas.serving import AudienceOut, ScoredItem, ScoredUser, SimilarItemsOut
+from api.schemas.serving import (
+    AudienceOut,
+    SimilarItemsOut,
+    audience_json,
+    json_response,
+    similar_items_json,
+)
 from api.services import matching
 from api.services.segments import segment_rule
 from api.store.db import session_scope
 
-router = APIRouter(
-    prefix="/v1/items",
-    tags=["serving"],
-    dependencies=[require_scope("serve", audience="marketing")],
-    responses=problem_responses(401),
-)
+# No router dependencies: the routes authorise through serving_for() (api/deps.py).
+router = APIRouter(prefix="/v1/items", tags=["serving"], responses=problem_responses(401))
 
 MAX_N = 10_000
 ItemId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
@@ -28,42 +30,43 @@ Count = Annotated[int, Query(ge=1, le=MAX_N)]
 Name = Annotated[str | None, Query(min_length=1, max_length=ID_MAX)]
 
 
-@router.get("/{item_id}/similar", responses=problem_responses(404, 422, 503))
-async def similar_items(item_id: ItemId, serving: ServingDep, n: Count = 10) -> SimilarItemsOut:
+@router.get(
+    "/{item_id}/similar",
+    response_model=SimilarItemsOut,
+    responses=problem_responses(404, 422, 503),
+)
+async def similar_items(item_id: ItemId, request: Request, n: Count = 10) -> Response:
     """Items close to this one in the joint space; an item without events is placed by
     its tags and text."""
+    serving, headers = await serving_for(request, "serve")
     current = require_serving(serving, "similar items")
     found = matching.similar_items(current, item_id, n, now=time.time())
-    return SimilarItemsOut(
-        item_id=item_id,
-        model_version=current.model.version,
-        items=[ScoredItem.of(s) for s in found],
-    )
+    return json_response(similar_items_json(item_id, current.model.version, found), headers)
 
 
-@router.get("/{item_id}/audience", responses=problem_responses(404, 422, 503))
+@router.get(
+    "/{item_id}/audience",
+    response_model=AudienceOut,
+    responses=problem_responses(404, 422, 503),
+)
 async def audience(
     item_id: ItemId,
     request: Request,
-    serving: ServingDep,
     n: Count = 1000,
     segment: Name = None,
     tag: Name = None,
     exclude_seen: bool = True,
-) -> AudienceOut:
+) -> Response:
     """The users most likely to engage with this item (works for an item with tags and no
     events yet), optionally only inside a segment or among users with a tag."""
+    serving, headers = await serving_for(request, "marketing")
     current = require_serving(serving, "an audience")
     rule = None
     if segment is not None:  # the segment's current rule: one row by key
         rule = await asyncio.to_thread(_segment_rule, request, segment)
     found = matching.audience(current, item_id, n, segment=rule, tag=tag, exclude_seen=exclude_seen)
     request.app.state.metrics.answered("audience", "audience", len(found))
-    return AudienceOut(
-        item_id=item_id,
-        model_version=current.model.version,
-        users=[ScoredUser.of(s) for s in found],
-    )
+    return json_response(audience_json(item_id, current.model.version, found), headers)
 
 
 def _segment_rule(request: Request, name: str) -> matching.SegmentRule:

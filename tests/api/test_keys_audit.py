@@ -176,3 +176,21 @@ def test_access_log_names_users_by_pseudonym(
     assert f"/v1/users/{person_ref('bob@example.com')}" in paths
     ours = [r for r in caplog.records if r.name.startswith("tagmatch")]  # not the client's
     assert ours and not any("bob@example.com" in r.getMessage() + str(r.__dict__) for r in ours)
+
+
+def test_every_v1_operation_needs_a_key(keyed: TestClient) -> None:
+    """Some routes authorise inside the handler, not by a router dependency (the
+    per-page-view ones, api.deps.serving_for): none may be left open by mistake."""
+    checked = []
+    document = keyed.app.openapi()  # type: ignore[attr-defined]
+    for template, operations in document["paths"].items():
+        if not template.startswith("/v1/"):
+            continue
+        path = template.replace("{", "").replace("}", "")  # each parameter named by itself
+        for method in operations:
+            answer = keyed.request(method.upper(), path)
+            assert answer.status_code == 401, (method, template, answer.status_code)
+            checked.append((method.upper(), template))
+    assert ("GET", "/v1/users/{user_id}/recommendations") in checked
+    assert ("GET", "/v1/items/{item_id}/audience") in checked
+    assert len(checked) >= 25

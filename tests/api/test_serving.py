@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from trained_world import CLUSTER_ITEMS, World, assert_problem
 
 from api.app import create_app
+from api.schemas.serving import AudienceOut, RecommendationsOut, SimilarItemsOut
 
 STUDIED = 40  # the most active users, whose answers some tests judge: nobody erases them
 
@@ -325,3 +326,23 @@ def test_before_any_model(untrained_world: World) -> None:
             client.get("/v1/segments/life-silent/report"),
         ):
             assert "model" in assert_problem(response, 503)["detail"]
+
+
+def test_answers_match_their_documented_models(served: TestClient, world: World) -> None:
+    """The per-page-view routes write their JSON by hand (api.schemas.serving): each answer
+    must still be what the OpenAPI document promises, field for field."""
+    user, item = world.warm_users()[0], world.catalogue.items[0].id
+    for path, model in (
+        (f"/v1/users/{user}/recommendations?n=5", RecommendationsOut),
+        ("/v1/users/nobody-at-all/recommendations?n=5", RecommendationsOut),
+        (f"/v1/items/{item}/similar?n=5", SimilarItemsOut),
+        (f"/v1/items/{item}/audience?n=5", AudienceOut),
+    ):
+        response = served.get(path)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        answer = response.json()
+        parsed = model.model_validate(answer, strict=True)
+        assert parsed.model_dump(mode="json") == answer
+        listed = answer.get("items", answer.get("users"))
+        assert listed and all(round(e["score"], 6) == e["score"] for e in listed)

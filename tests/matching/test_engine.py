@@ -18,6 +18,7 @@ from matching.data import EventLog, Snapshot
 from matching.hybrid import shared_tags
 from matching.model import TrainedModel
 from matching.pipeline import gate, train
+from matching.sparse_rows import SparseRows
 from matching.vocabulary import Vocabulary
 
 CONFIG = ModelConfig(
@@ -211,9 +212,14 @@ def test_shared_tags_strongest_first_ties_by_column_cut_at_top():
             np.float32,
         )
     )
-    assert shared_tags(query, candidates, tags, top=2) == [["b", "a"], [], ["c"]]
-    assert shared_tags(query, candidates, tags, top=5) == [["b", "a", "c"], [], ["c"]]
-    assert shared_tags(query, candidates[:0], tags, top=2) == []
+    query_row, rows = SparseRows.of(query), SparseRows.of(candidates)
+    assert shared_tags(query_row, rows, tags, top=2) == [["b", "a"], [], ["c"]]
+    assert shared_tags(query_row, rows, tags, top=5) == [["b", "a", "c"], [], ["c"]]
+    assert shared_tags(query_row, SparseRows.of(candidates[:0]), tags, top=2) == []
+    # Rows gathered out of order and repeated give the same answers per row.
+    gathered = SparseRows.take(candidates, np.array([2, 0, 2]))
+    assert shared_tags(query_row, gathered, tags, top=2) == [["c"], ["b", "a"], ["c"]]
+    assert shared_tags(SparseRows.of(query[:, :0].tocsr()), rows, tags, top=2) == [[], [], []]
 
 
 def test_warm_builds_the_serving_caches_and_changes_no_answer(engine_planted):
