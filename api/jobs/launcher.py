@@ -79,18 +79,25 @@ def launch_training(
     return process
 
 
-def fail_if_dead(session: Session, model_dir: Path, job: Job) -> bool:
-    """Mark an unfinished training job failed when no process can be running it; True when
-    it did (the caller commits).
+def death_of(model_dir: Path, job: Job) -> str | None:
+    """Why an unfinished training job can no longer finish, or None while it still may.
 
     A run holds the training lock from before its claim (queued -> running) until after its
     outcome is recorded, so a running job while nobody holds the lock is dead. A queued job
     may belong to a process still starting: only one queued past QUEUED_GRACE is."""
     if job.status not in ("queued", "running") or job.id in _watched:
-        return False
+        return None
     if job.status == "queued" and utcnow() - job.created_at < QUEUED_GRACE:
-        return False
+        return None
     if training_lock_holder(model_dir) is not None:
+        return None
+    return PROCESS_GONE if job.status == "running" else NEVER_STARTED
+
+
+def fail_if_dead(session: Session, model_dir: Path, job: Job) -> bool:
+    """Record a dead job (death_of) as failed; True when it did (the caller commits). Only
+    writers call this (a new run's request, the runner): a GET reports death_of unwritten."""
+    error = death_of(model_dir, job)
+    if error is None:
         return False
-    error = PROCESS_GONE if job.status == "running" else NEVER_STARTED
     return jobs.fail_unfinished_job(session, job.id, error, statuses=(job.status,))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.deps import AuditDep, HolderDep, SessionDep, SettingsDep, require_scope
 from api.errors import ProblemError
 from api.jobs import segments as segment_jobs
-from api.jobs.launcher import TRAIN_JOB, fail_if_dead, launch_training
+from api.jobs.launcher import TRAIN_JOB, death_of, fail_if_dead, launch_training
 from api.jobs.lock import lock_path, training_lock_holder
 from api.schemas.common import problem_responses
 from api.schemas.models import (
@@ -114,14 +114,7 @@ def list_jobs(
     """Jobs, newest first, with their stage and progress. A training job whose process is
     gone reads as failed."""
     found = jobs.list_jobs(session, kind=kind, limit=limit)
-    dead = [
-        j for j in found if j.kind == TRAIN_JOB and fail_if_dead(session, settings.model_dir, j)
-    ]
-    if dead:
-        session.commit()
-        for job in dead:
-            session.refresh(job)
-    return JobList(jobs=[JobOut.from_row(job) for job in found])
+    return JobList(jobs=[_job_out(job, settings.model_dir) for job in found])
 
 
 @router.get("/jobs/{job_id}", responses=problem_responses(404))
@@ -132,10 +125,17 @@ def get_job(
     job = jobs.get_job(session, job_id)
     if job is None:
         raise ProblemError(404, "Job not found", f"no job {job_id!r}")
-    if job.kind == TRAIN_JOB and fail_if_dead(session, settings.model_dir, job):
-        session.commit()
-        session.refresh(job)
-    return JobOut.from_row(job)
+    return _job_out(job, settings.model_dir)
+
+
+def _job_out(job: Job, model_dir: FsPath) -> JobOut:
+    """A dead training job as failed, without writing: a GET writes nothing. The next run's
+    request (or the run itself) records it."""
+    out = JobOut.from_row(job)
+    error = death_of(model_dir, job) if job.kind == TRAIN_JOB else None
+    if error is None:
+        return out
+    return out.model_copy(update={"status": "failed", "error": error})
 
 
 @router.get("/models")

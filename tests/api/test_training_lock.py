@@ -160,15 +160,16 @@ def test_a_running_job_nobody_holds_the_lock_for_is_dead(
         assert refused.status_code == 409 and first in refused.json()["detail"]
         assert status_of(client, first) == "running"
     # The process is gone (the API that launched it restarted meanwhile): reading the job
-    # says so, and it no longer blocks.
+    # says so, without writing (a GET writes nothing), and it no longer blocks.
     job = client.get(f"/v1/jobs/{first}").json()
     assert (job["status"], job["error"]) == ("failed", PROCESS_GONE)
-    assert job["finished_at"] is not None
+    listed = client.get("/v1/jobs").json()["jobs"]
+    assert [(j["status"], j["error"]) for j in listed] == [("failed", PROCESS_GONE)]
+    assert job_row(session_factory, first) == ("running", None)
 
-    second = add_job(session_factory, "running")
-    accepted = client.post("/v1/models/train")
+    accepted = client.post("/v1/models/train")  # a writer: it records the death
     assert accepted.status_code == 202 and launched == [accepted.json()["job_id"]]
-    assert job_row(session_factory, second) == ("failed", PROCESS_GONE)
+    assert job_row(session_factory, first) == ("failed", PROCESS_GONE)
     assert status_of(client, accepted.json()["job_id"]) == "queued"  # just launched: alive
 
 
