@@ -17,9 +17,11 @@ from sqlalchemy import Engine, create_engine, text
 from trained_world import postgres_schema
 
 from api.app import create_app
+from api.pseudonyms import forget_key
 from api.settings import Settings
 from api.store.db import SessionFactory, create_db_engine, make_session_factory
 from api.store.migrate import upgrade_to_head
+from api.store.pseudonym_key import load_pseudonym_key
 
 POSTGRES_ENV = "TAGMATCH_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -69,9 +71,18 @@ def migrated_url(database_url: str) -> str:
     return database_url
 
 
+@pytest.fixture(autouse=True)
+def _no_pseudonym_key_across_tests() -> Iterator[None]:
+    """Each database has its own pseudonym key: a test loads it (as a process starts by
+    loading it), never inherits the previous test's."""
+    yield
+    forget_key()
+
+
 @pytest.fixture
 def engine(migrated_url: str) -> Iterator[Engine]:
     engine = create_db_engine(migrated_url)
+    load_pseudonym_key(make_session_factory(engine), None)  # as every process does at start
     yield engine
     engine.dispose()
 
