@@ -17,7 +17,6 @@ from sqlalchemy import Engine, create_engine, text
 from trained_world import postgres_schema
 
 from api.app import create_app
-from api.pseudonyms import forget_key
 from api.settings import Settings
 from api.store.db import SessionFactory, create_db_engine, make_session_factory
 from api.store.migrate import upgrade_to_head
@@ -69,14 +68,6 @@ def migrated_url(database_url: str) -> str:
     finally:
         engine.dispose()
     return database_url
-
-
-@pytest.fixture(autouse=True)
-def _no_pseudonym_key_across_tests() -> Iterator[None]:
-    """Each database has its own pseudonym key: a test loads it (as a process starts by
-    loading it), never inherits the previous test's."""
-    yield
-    forget_key()
 
 
 @pytest.fixture
