@@ -66,7 +66,10 @@ class Settings(BaseSettings):
         ),
     )
     model_poll_seconds: float = Field(
-        default=5.0, gt=0, description="how often to look for a new model"
+        default=5.0,
+        gt=0,
+        description="how often to look for a new model, and for erasures not yet purged from "
+        "the model directory (made by another replica, or cut short by a crash)",
     )
     console_secret: SecretStr | None = Field(
         default=None,
