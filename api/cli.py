@@ -296,9 +296,8 @@ def models_purge_erased(
     tombstone, their vector zero (serving keeps the files it mapped). Training does the same
     after every run, and serving soon after each erasure; this runs it now. Exits 75 while a
     training run is going."""
-    from api.jobs.lock import TrainingLocked
+    from api.jobs.lock import LOCKED_EXIT, TrainingLocked
     from api.jobs.model_upkeep import purge_erased_command
-    from api.jobs.runner import LOCKED_EXIT
 
     try:
         outcome = purge_erased_command(_settings(), if_due=if_due)

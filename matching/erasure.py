@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matching.artifact import read_manifest
+from matching.manifest import read_manifest
 
 # The API and the importers refuse '/' in ids (api.schemas.common.ID_PATTERN), so no tombstone
 # can collide with a user, yet it is a string the store can be asked about (a rolled-back

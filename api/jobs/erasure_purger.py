@@ -26,9 +26,8 @@ import sys
 import threading
 from collections.abc import Callable
 
-from api.jobs.lock import training_lock_holder
+from api.jobs.lock import LOCKED_EXIT, training_lock_holder
 from api.jobs.model_upkeep import purge_due
-from api.jobs.runner import LOCKED_EXIT
 from api.settings import Settings
 from api.store.db import SessionFactory
 

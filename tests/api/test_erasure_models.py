@@ -18,9 +18,8 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
-from api.jobs.lock import TrainingLock
+from api.jobs.lock import LOCKED_EXIT, TrainingLock
 from api.jobs.model_upkeep import prune_old_versions, purge_erased_command
-from api.jobs.runner import LOCKED_EXIT
 from api.jobs.train import run_training
 from api.settings import Settings
 from api.store.db import create_db_engine, make_session_factory, session_scope

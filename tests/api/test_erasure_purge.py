@@ -18,9 +18,8 @@ from trained_world import World
 
 from api.app import create_app
 from api.jobs.erasure_purger import ErasurePurger, run_purge_process
-from api.jobs.lock import TrainingLock
+from api.jobs.lock import LOCKED_EXIT, TrainingLock
 from api.jobs.model_upkeep import purge_due, purge_erased_users
-from api.jobs.runner import LOCKED_EXIT
 from api.jobs.train import run_training
 from api.pseudonyms import person_ref
 from api.settings import Settings
