@@ -5,6 +5,7 @@ purge process."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError
 from test_erasure_models import erase_in_store, files_holding, store_dump
 from trained_world import World
 
@@ -188,5 +190,46 @@ def test_a_purge_is_due_until_one_covers_every_erasure(fresh_world: World) -> No
             lower = {"pk": 999_999, "user_id": person_ref("y"), "erased_at": datetime.now(UTC)}
             session.execute(insert(Erasure), [lower])
         assert purge_due(factory, settings.model_dir)
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_erasure_logs_no_id(settings: Settings, capfd: pytest.CaptureFixture[str]) -> None:
+    """A DELETE the store refuses (SQLite locked by another writer) is logged with the path
+    pseudonymised and without the statement's parameters, which hold the id."""
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("a held write lock with no wait is SQLite's")
+    quick = settings.model_copy(update={"sqlite_busy_timeout_ms": 0, "log_level": "INFO"})
+    with TestClient(create_app(quick)) as client:
+        person = "mary.major@example.com"
+        assert client.put("/v1/users", json={"users": [{"id": person}]}).status_code == 200
+        capfd.readouterr()
+        path = settings.database_url.removeprefix("sqlite:///")
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+            assert client.delete(f"/v1/users/{person}").status_code == 503
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        captured = capfd.readouterr()
+    lines = [
+        line
+        for line in (captured.out + captured.err).splitlines()
+        if '"logger": "httpx"' not in line
+    ]
+    assert any("store unavailable" in line for line in lines)
+    assert not [line for line in lines if person in line]
+    assert any(person_ref(person) in line for line in lines)
+
+
+def test_store_errors_never_carry_statement_parameters(migrated_url: str) -> None:
+    """An error message (logged by the error handlers) shows the SQL, not the values bound to
+    it: those are ids and attributes of people who may be erased."""
+    engine = create_db_engine(migrated_url)
+    try:
+        with pytest.raises(DBAPIError) as failure, engine.connect() as connection:
+            connection.execute(text("SELECT id FROM no_such_table WHERE id = :id"), {"id": PERSON})
+        assert "no_such_table" in str(failure.value) and PERSON not in str(failure.value)
     finally:
         engine.dispose()
