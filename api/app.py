@@ -27,6 +27,7 @@ from api.console.docs import install_offline_docs
 from api.console.router import install_console
 from api.deps import ANY_SCOPE, require_scope
 from api.errors import install_error_handlers
+from api.jobs.erasure_purger import ErasurePurger
 from api.jobs.train import load_model_config
 from api.live import LiveState, WriteCounter
 from api.live.state import SessionOpener
@@ -59,6 +60,7 @@ from api.store.db import (
 )
 from api.store.migrate import require_head
 from api.store.models import active_model_version
+from api.store.pseudonym_key import load_pseudonym_key
 from matching.index import set_search_threads
 from matching.model import TrainedModel
 from matching.tagging import load_keyword_extractor
@@ -96,11 +98,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.time_store(engine)
     app.state.engine = engine
     app.state.session_factory = factory = make_session_factory(engine)
+    load_pseudonym_key(factory, settings.pseudonym_key)  # once per process, before requests
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
     app.state.open_session = open_session = partial(session_scope, factory)
     app.state.authenticator = authenticator = Authenticator(settings, open_session)
     authenticator.required()  # knows at once whether keys are in use, even if the store goes
     app.state.writes = WriteCounter()
+    purger = ErasurePurger(settings, factory, every=settings.model_poll_seconds)
+    app.state.erasure_purger = purger
+    purger.start()
     margin = timedelta(seconds=settings.live_margin_seconds)
     # Item writes extract keywords with jieba, whose dictionary takes seconds to load: it is
     # loaded before the first request, beside the model; /readyz reports it if that failed.
@@ -131,6 +137,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for poller in pollers:
             poller.cancel()
+        await asyncio.to_thread(purger.close)
         engine.dispose()
         process_exiting()
 

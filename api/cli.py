@@ -286,17 +286,21 @@ def train(
 
 
 @models_app.command("purge-erased")
-def models_purge_erased() -> None:
+def models_purge_erased(
+    if_due: Annotated[
+        bool, typer.Option("--if-due", help="do nothing unless an erasure is not purged yet")
+    ] = False,
+) -> None:
     """Delete versions beyond the retention count (TAGMATCH_MODEL_RETENTION) and remove
-    erased users from every version not being served: their id becomes a tombstone, their
-    vector zero. The served version follows once a training run replaces it. Training does
-    the same after every run; this runs it now. Exits 75 while a training run is going."""
-    from api.jobs.lock import TrainingLocked
+    erased users from every stored version, the served one included: their id becomes a
+    tombstone, their vector zero (serving keeps the files it mapped). Training does the same
+    after every run, and serving soon after each erasure; this runs it now. Exits 75 while a
+    training run is going."""
+    from api.jobs.lock import LOCKED_EXIT, TrainingLocked
     from api.jobs.model_upkeep import purge_erased_command
-    from api.jobs.runner import LOCKED_EXIT
 
     try:
-        outcome = purge_erased_command(_settings())
+        outcome = purge_erased_command(_settings(), if_due=if_due)
     except TrainingLocked as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(LOCKED_EXIT) from None

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import PROBLEM_JSON, REQUEST_ID_HEADER
+from api.middleware import _loggable_path as loggable_path
 
 log = logging.getLogger("tagmatch.errors")
 
@@ -130,7 +131,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error(
         "unhandled error on %s %s",
         request.method,
-        request.url.path,
+        loggable_path(request.scope),
         exc_info=(type(exc), exc, exc.__traceback__),
         extra={"request_id": request_id},
     )
@@ -141,7 +142,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 async def _store_down(request: Request, exc: Exception) -> JSONResponse:
     """The database is unreachable, stalled or refused the connection: a retryable 503, not
     a 500. The transaction was rolled back, so nothing was half-written."""
-    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.warning("store unavailable on %s %s: %s", request.method, loggable_path(request.scope), exc)
     if _is_busy(exc):
         return _store_busy(request, "the database is busy with other writes")
     return problem_response(
@@ -171,7 +172,7 @@ def _store_busy(request: Request, why: str) -> JSONResponse:
 
 
 async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("no free store connection on %s %s", request.method, request.url.path)
+    log.warning("no free store connection on %s %s", request.method, loggable_path(request.scope))
     return _store_busy(request, "every database connection is in use")
 
 

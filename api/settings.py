@@ -55,8 +55,21 @@ class Settings(BaseSettings):
         default=None,
         description="when set, /v1 requires `Authorization: Bearer <key>` or `X-API-Key: <key>`",
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description=(
+            "the secret keying the pseudonyms that stand for user ids in logs, the audit log "
+            "and erasures (HMAC-SHA256); unset: a random key the database keeps (made by "
+            "`tagmatch db upgrade`). Set it to keep the key out of database dumps; changing "
+            "it later loses the matching of earlier pseudonyms (docs/operations.md)"
+        ),
+    )
     model_poll_seconds: float = Field(
-        default=5.0, gt=0, description="how often to look for a new model"
+        default=5.0,
+        gt=0,
+        description="how often to look for a new model, and for erasures not yet purged from "
+        "the model directory (made by another replica, or cut short by a crash)",
     )
     console_secret: SecretStr | None = Field(
         default=None,

@@ -24,19 +24,14 @@ from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
+from matching.manifest import FORMAT_VERSION, MANIFEST, IncompleteArtifact, read_manifest
 from matching.model import TrainedModel
 from matching.ranking import RankingStage
 from matching.sparse_rows import RowLists
 from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
 from matching.vocabulary import Vocabulary
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 TEMP_MARKER = ".tmp-"
-
-
-class IncompleteArtifact(RuntimeError):
-    """The directory is not a complete model version (no manifest, or files missing)."""
 
 
 def _fsync_file(path: Path) -> None:
@@ -180,22 +175,6 @@ def save_model(model: TrainedModel, directory: Path) -> None:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-
-
-def read_manifest(directory: Path) -> dict[str, Any]:
-    path = Path(directory) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IncompleteArtifact(f"{directory}: no readable manifest ({exc})") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IncompleteArtifact(
-            f"{directory}: unsupported format {manifest.get('format_version')}"
-        )
-    missing = [name for name in manifest.get("files", []) if not (Path(directory) / name).is_file()]
-    if missing or not manifest.get("files"):
-        raise IncompleteArtifact(f"{directory}: missing files {missing[:5]}")
-    return manifest
 
 
 def stored_config(directory: Path) -> dict[str, Any] | None:

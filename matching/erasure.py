@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from matching.artifact import read_manifest
+from matching.manifest import read_manifest
 
 # The API and the importers refuse '/' in ids (api.schemas.common.ID_PATTERN), so no tombstone
 # can collide with a user, yet it is a string the store can be asked about (a rolled-back
@@ -33,6 +33,17 @@ TOMBSTONE_PREFIX = "erased/"
 
 def tombstone(row: int) -> str:
     return f"{TOMBSTONE_PREFIX}{row}"
+
+
+def tombstoned_rows(ids: Sequence[str]) -> np.ndarray:
+    """Mask of the rows erased from a version: a loader must never answer with them (their
+    FAISS copy of the vector stays until retention deletes the version)."""
+    return np.fromiter((i.startswith(TOMBSTONE_PREFIX) for i in ids), dtype=bool, count=len(ids))
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write a text file whole, by rename: readers see the old or the new content."""
+    _replace(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 
 
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
@@ -70,8 +81,7 @@ def erase_users_from_version(directory: Path, is_erased: Callable[[str], bool]) 
     _rewrite_rows(directory / "user_consent.npy", rows, False)
     for row in rows:
         ids[row] = tombstone(row)
-    text = json.dumps(ids, ensure_ascii=False)
-    _replace(users_path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    replace_file(users_path, json.dumps(ids, ensure_ascii=False))
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)  # the renames themselves

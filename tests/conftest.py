@@ -20,6 +20,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.store.db import SessionFactory, create_db_engine, make_session_factory
 from api.store.migrate import upgrade_to_head
+from api.store.pseudonym_key import load_pseudonym_key
 
 POSTGRES_ENV = "TAGMATCH_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,6 +73,7 @@ def migrated_url(database_url: str) -> str:
 @pytest.fixture
 def engine(migrated_url: str) -> Iterator[Engine]:
     engine = create_db_engine(migrated_url)
+    load_pseudonym_key(make_session_factory(engine), None)  # as every process does at start
     yield engine
     engine.dispose()
 

@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 
 LOCK_NAME = ".train.lock"
+# sysexits EX_TEMPFAIL: another run is on; a scheduler may simply try again later.
+LOCKED_EXIT = 75
 
 
 class TrainingLocked(RuntimeError):

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from api.jobs import segments as segment_jobs
 from api.jobs.launcher import PROCESS_GONE, TRAIN_JOB
-from api.jobs.lock import TrainingLock, TrainingLocked
+from api.jobs.lock import LOCKED_EXIT, TrainingLock, TrainingLocked
 from api.jobs.stages import StageRecorder
 from api.jobs.train import BadModelConfig, NothingToTrain, load_model_config, run_training
 from api.progress import ProgressCallback, metrics_table, print_table
@@ -37,10 +37,6 @@ log = logging.getLogger("tagmatch.jobs")
 def _active_model(settings: Settings, session: Any) -> TrainedModel | None:
     row = model_store.active_model_version(session)
     return None if row is None else TrainedModel.load(settings.model_dir / row.path)
-
-
-# sysexits EX_TEMPFAIL: another run is on; a scheduler may simply try again later.
-LOCKED_EXIT = 75
 
 
 # sysexits EX_CONFIG: the hyperparameter file is wrong; nothing was done.

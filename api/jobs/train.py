@@ -105,11 +105,12 @@ def _previous_model(settings: Settings, path: str | None) -> TrainedModel | None
 
 
 def _tidy_model_dir(settings: Settings, factory: SessionFactory) -> None:
-    """Retention and erasure over the versions this run left inactive. The run's own outcome
-    is settled already: a failure here is logged and retried by the next run (or
-    `tagmatch models purge-erased`), not reported as a failed training."""
+    """Retention and erasure over every stored version, this run's included (an erasure
+    committed after its snapshot). The run's own outcome is settled already: a failure here
+    is logged and retried (the next run, serving's purger, `tagmatch models purge-erased`),
+    not reported as a failed training."""
     try:
-        upkeep = keep_model_dir_tidy(factory, settings.model_dir, settings.model_retention)
+        upkeep = keep_model_dir_tidy(settings, factory)
     except Exception:
         log.warning("model directory upkeep failed; the next run retries it", exc_info=True)
         return

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from api.pseudonyms import person_ref
 from api.store import freshness
 from api.store.freshness import EventRow, ItemChange, UserChange
+from matching.erasure import tombstoned_rows
 from matching.model import TrainedModel
 
 log = logging.getLogger("tagmatch.live")
@@ -74,7 +75,8 @@ class LiveState:
         self._new_items: dict[str, ItemChange] = {}
         # Users: consent and erasures over the model's rows; declared data changed since.
         self._consent = np.array(model.user_consent, dtype=bool)
-        self._erased = np.zeros(len(model.users), dtype=bool)
+        # Rows a purge tombstoned (matching.erasure) when this model was loaded after it.
+        self._erased = tombstoned_rows(model.users.ids)
         # Keyed by person_ref: the store keeps erased users only by pseudonym.
         self._erased_at: dict[str, datetime] = {}
         self._rows_by_ref: dict[str, int] | None = None  # built at the first erasure

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request, Response
 
 from api import ingest
 from api.deps import AuditDep, SessionDep, batch_limit, require_scope
 from api.errors import ProblemError
+from api.pseudonyms import person_ref
 from api.schemas.common import ID_MAX, Upserted, problem_responses
 from api.schemas.users import UserBatch, UserOut
 from api.store import users
-from api.store.audit import person_ref
 
 router = APIRouter(
     prefix="/v1/users",
@@ -51,9 +51,18 @@ def get_user(user_id: UserId, session: SessionDep) -> UserOut:
     summary="Erase a user: attributes, tags, events and push history",
     responses=problem_responses(404, 422),
 )
-def erase_user(user_id: UserId, session: SessionDep, audited: AuditDep) -> Response:
-    """Gone from answers at once: serving drops erased users even from older models."""
+def erase_user(
+    user_id: UserId,
+    session: SessionDep,
+    audited: AuditDep,
+    request: Request,
+    after: BackgroundTasks,
+) -> Response:
+    """Gone from answers at once: serving drops erased users even from older models. Gone
+    from the stored model versions within seconds (docs/operations.md)."""
     if not users.erase_user(session, user_id):
         raise ProblemError(404, "User not found", f"no user {user_id!r}")
     audited("user.erase", person_ref(user_id))
+    # After the commit (the session's scope ends with the route): the purge then sees it.
+    after.add_task(request.app.state.erasure_purger.poke)
     return Response(status_code=204)

@@ -53,6 +53,9 @@ def create_db_engine(
     **kwargs: Any,
 ) -> Engine:
     url = normalise_url(url)
+    # Statement parameters hold personal data (user ids, attributes): never in a log line
+    # or an error message, where an erased person would live on.
+    kwargs.setdefault("hide_parameters", True)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)

@@ -163,6 +163,17 @@ class Erasure(Base):
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PseudonymKey(Base):
+    """The key of api.pseudonyms when TAGMATCH_PSEUDONYM_KEY is unset: one row (id 1),
+    random, written by migration 0800, so every process of a deployment agrees."""
+
+    __tablename__ = "pseudonym_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # pruned: deleted from disk by the retention count (TAGMATCH_MODEL_RETENTION); the row stays.
 MODEL_STATUSES = ("candidate", "active", "retired", "rejected", "pruned")
 

@@ -1,5 +1,6 @@
 """Erasure reaches the model directory, and old versions do not pile up: on SQLite and
-PostgreSQL, through the real training job and `tagmatch models purge-erased`."""
+PostgreSQL, through the real training job and `tagmatch models purge-erased`. (Serving's own
+purge soon after DELETE: test_erasure_purge.py.)"""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
-from api.jobs.lock import TrainingLock
+from api.jobs.lock import LOCKED_EXIT, TrainingLock
 from api.jobs.model_upkeep import prune_old_versions, purge_erased_command
-from api.jobs.runner import LOCKED_EXIT
 from api.jobs.train import run_training
 from api.settings import Settings
 from api.store.db import create_db_engine, make_session_factory, session_scope
 from api.store.models import set_active_version
+from api.store.pseudonym_key import load_pseudonym_key
+from api.store.users import erase_user
 from matching.artifact import load_model
 from matching.erasure import TOMBSTONE_PREFIX
 
@@ -32,6 +34,18 @@ from matching.erasure import TOMBSTONE_PREFIX
 def client(fresh_world: World) -> Iterator[TestClient]:
     with TestClient(create_app(fresh_world.settings)) as test_client:
         yield test_client
+
+
+def erase_in_store(settings: Settings, user_id: str) -> None:
+    """DELETE's store write alone, as a process that died before its purge left it."""
+    engine = create_db_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        load_pseudonym_key(factory, settings.pseudonym_key)
+        with session_scope(factory) as session:
+            assert erase_user(session, user_id)
+    finally:
+        engine.dispose()
 
 
 def files_holding(directory: Path, needle: str) -> list[Path]:
@@ -70,9 +84,7 @@ def test_after_erasure_and_a_training_run_the_id_is_nowhere(
 
     assert client.delete(f"/v1/users/{person}").status_code == 204
     assert person not in store_dump(fresh_world)
-    # Served and memory-mapped: left as it is until a run replaces it (api.live hides the row).
-    assert files_holding(model_dir, person) == [model_dir / with_person / "users.json"]
-
+    # Serving purges it within seconds (test_erasure_purge.py); the run purges it too.
     after = run_training(fresh_world.settings, force=True).version
     assert active_version(fresh_world.settings) == after
     assert files_holding(model_dir, person) == []
@@ -114,8 +126,8 @@ def test_retention_deletes_old_versions_but_never_the_active_or_newest(
     assert {statuses[v] for v in (first, second, third)} == {"pruned"}
 
 
-def test_the_purge_command_erases_from_inactive_versions_at_once(
-    client: TestClient, fresh_world: World, monkeypatch: pytest.MonkeyPatch
+def test_the_purge_command_erases_from_every_version_the_served_one_included(
+    fresh_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, first = fresh_world.settings, fresh_world.version
     second = run_training(settings, force=True).version  # `first` is inactive now
@@ -126,16 +138,19 @@ def test_the_purge_command_erases_from_inactive_versions_at_once(
         return ids
 
     assert person in users_of(first) and person in users_of(second)
-    assert client.delete(f"/v1/users/{person}").status_code == 204
+    erase_in_store(settings, person)  # no app, so no serving purger: the command does it
     monkeypatch.setenv("TAGMATCH_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TAGMATCH_MODEL_DIR", str(settings.model_dir))
     result = CliRunner().invoke(cli_app, ["models", "purge-erased"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output.splitlines()[-1])  # after any log lines
-    assert printed == {"pruned": [], "erased_rows": {first: 1}}
-    assert person not in users_of(first)
-    assert person in users_of(second)  # served: rewritten after the next run replaces it
-    assert len(users_of(first)) == len(set(users_of(first)))
+    assert printed == {"pruned": [], "erased_rows": {first: 1, second: 1}}
+    for version in (first, second):
+        assert person not in users_of(version)
+        assert len(users_of(version)) == len(set(users_of(version)))
+    assert files_holding(settings.model_dir, person) == []
+    again = CliRunner().invoke(cli_app, ["models", "purge-erased", "--if-due"])
+    assert json.loads(again.output.splitlines()[-1]) == {"pruned": [], "erased_rows": {}}
 
 
 def test_the_purge_command_refuses_while_a_training_run_holds_the_lock(

@@ -66,7 +66,8 @@ def sync_detailed(
 ) -> Response[Any | Problem]:
     """Erase a user: attributes, tags, events and push history
 
-     Gone from answers at once: serving drops erased users even from older models.
+     Gone from answers at once: serving drops erased users even from older models. Gone
+    from the stored model versions within seconds (docs/operations.md).
 
     Args:
         user_id (str):
@@ -97,7 +98,8 @@ def sync(
 ) -> Any | Problem | None:
     """Erase a user: attributes, tags, events and push history
 
-     Gone from answers at once: serving drops erased users even from older models.
+     Gone from answers at once: serving drops erased users even from older models. Gone
+    from the stored model versions within seconds (docs/operations.md).
 
     Args:
         user_id (str):
@@ -123,7 +125,8 @@ async def asyncio_detailed(
 ) -> Response[Any | Problem]:
     """Erase a user: attributes, tags, events and push history
 
-     Gone from answers at once: serving drops erased users even from older models.
+     Gone from answers at once: serving drops erased users even from older models. Gone
+    from the stored model versions within seconds (docs/operations.md).
 
     Args:
         user_id (str):
@@ -152,7 +155,8 @@ async def asyncio(
 ) -> Any | Problem | None:
     """Erase a user: attributes, tags, events and push history
 
-     Gone from answers at once: serving drops erased users even from older models.
+     Gone from answers at once: serving drops erased users even from older models. Gone
+    from the stored model versions within seconds (docs/operations.md).
 
     Args:
         user_id (str):
