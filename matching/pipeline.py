@@ -29,7 +29,13 @@ from matching.als import confidence_matrix, decay_reference, interaction_matrix
 from matching.base import PAD_ID, TrainingData
 from matching.config import ModelConfig
 from matching.data import Snapshot
-from matching.evaluate import audience_metrics, cold_item_split, ranking_metrics, time_holdout
+from matching.evaluate import (
+    audience_metrics,
+    cold_item_split,
+    ranking_metrics,
+    sample_rows,
+    time_holdout,
+)
 from matching.index import VectorIndex
 from matching.model import TrainedModel
 from matching.progress import Progress, ignore_progress
@@ -69,10 +75,14 @@ def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def served_metrics(model: TrainedModel, truth: sp.csr_matrix, k: int) -> dict[str, Any]:
+def served_metrics(
+    model: TrainedModel, truth: sp.csr_matrix, k: int, max_users: int = 0, seed: int = 0
+) -> dict[str, Any]:
     """Ranking metrics of what `model.recommend` answers (seen items excluded, as served) for
-    every user with held-out items; "most_popular" beside it, through model.popular."""
-    users = np.flatnonzero(np.diff(truth.indptr) > 0)
+    the users with held-out items (a seeded sample of max_users of them when that is fewer:
+    sample_rows, same truth and seed, same users); "most_popular" beside it, through
+    model.popular."""
+    users = sample_rows(np.flatnonzero(np.diff(truth.indptr) > 0), max_users, seed)
     answered = np.full((len(users), k), PAD_ID, np.int64)
     popular = np.full((len(users), k), PAD_ID, np.int64)
     for i, row in enumerate(users.tolist()):
@@ -117,7 +127,7 @@ def _evaluate(
             snapshot.events.subset(test_mask), snapshot.n_users, snapshot.n_items
         )
         candidate = build_model(part, config, weights, tags, "holdout")
-        metrics.update(served_metrics(candidate, truth, cfg.k))
+        metrics.update(served_metrics(candidate, truth, cfg.k, cfg.max_users, cfg.seed))
         metrics.update(evaluated=True, test_events=int(test_mask.sum()))
         if active_config is not None:
             as_given = active_config.model_copy(
@@ -125,7 +135,7 @@ def _evaluate(
             )
             active = search(part, as_given, tags)
             fitted = build_model(part, active.config, active.weights, tags, "holdout-active")
-            paired = served_metrics(fitted, truth, cfg.k)
+            paired = served_metrics(fitted, truth, cfg.k, cfg.max_users, cfg.seed)
             paired.pop("most_popular")
             metrics["active"] = paired
     if cfg.cold_item_fraction > 0 and len(snapshot.events):
