@@ -63,7 +63,11 @@ def inner_product_ivf(vectors: np.ndarray, config: IndexConfig) -> VectorIndex:
     n, dim = vectors.shape
     lists = max(1, min(config.ivf_lists or 4 * round(np.sqrt(n)), n // 39))
     index = faiss.IndexIVFScalarQuantizer(
-        faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        faiss.IndexFlatIP(dim),
+        dim,
+        lists,
+        faiss.ScalarQuantizer.QT_8bit,
+        faiss.METRIC_INNER_PRODUCT,
     )
     index.cp.seed = 1234
     index.train(vectors[np.sort(np.random.default_rng(0).permutation(n)[: config.ivf_train_max])])

@@ -140,13 +140,18 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     m = sp.csr_matrix(matrix)
     m.sum_duplicates()
     counts = np.diff(m.indptr)
-    if counts.max(initial=0) <= k:
+    long = counts > k
+    if not long.any():
         return m
+    # only rows longer than k are sorted (most rows of a user x tag product are not)
     rows = np.repeat(np.arange(m.shape[0]), counts)
+    entries = np.flatnonzero(long[rows])
     # lexsort is stable and sum_duplicates sorted the columns: ties keep the lower column
-    order = np.lexsort((-m.data, rows))
-    rank = np.arange(m.nnz) - m.indptr[rows]  # rows stay in place: lexsort's last key is rows
-    keep = np.sort(order[rank < k])
+    order = entries[np.lexsort((-m.data[entries], rows[entries]))]
+    starts = np.concatenate(([0], np.cumsum(counts[long])[:-1]))
+    first = np.repeat(starts, counts[long])  # rows stay grouped: lexsort's last key is rows
+    keep = ~long[rows]
+    keep[order[np.arange(len(entries)) - first < k]] = True
     indptr = np.concatenate(([0], np.cumsum(np.minimum(counts, k))))
     return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
 
@@ -319,13 +324,18 @@ def attribute_tag(key: str, value: str | int | float | bool) -> str | None:
     return f"{NS_ATTR}:{key}={text}"
 
 
+# A training run maps millions of users' attributes, drawn from few distinct (key, value)
+# pairs (ages, genders, cities). typed: True and 1 must not share an entry.
+_attribute_tag_cached = functools.lru_cache(maxsize=1 << 16, typed=True)(attribute_tag)
+
+
 def attribute_tags(attributes: Mapping[str, object]) -> dict[str, float]:
     """Declared attributes as namespaced tags, each weighing 1.0; None/empty values skipped."""
     out: dict[str, float] = {}
     for key, value in attributes.items():
         if value is None or not isinstance(value, str | int | float | bool):
             continue
-        tag = attribute_tag(key, value)
+        tag = _attribute_tag_cached(key, value)
         if tag is not None:
             out[tag] = 1.0
     return out
