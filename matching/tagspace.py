@@ -232,38 +232,17 @@ def build_tagspace(
 
 
 def _declared_matrix(users: Sequence[UserRecord], vocab: Vocabulary) -> sp.csr_matrix:
-    """Users' declared tags. Most users share their attributes with many others (an age
-    band, a gender, a city) and declare no free tags: their columns are mapped once per
-    distinct attribute set (keyed with the values' types: 1 and True tag differently)."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
-    seen: dict[tuple[tuple[str, type, object], ...], tuple[list[int], list[float]]] = {}
     for row, user in enumerate(users):
-        key = None if user.tags else _attribute_key(user.attributes)
-        entry = seen.get(key) if key is not None else None
-        if entry is None:
-            tags = user_declared_tags(user.attributes, user.tags)
-            entry = ([vocab.add(tag) for tag in tags], list(tags.values()))
-            if key is not None:
-                seen[key] = entry
-        rows.extend([row] * len(entry[0]))
-        cols.extend(entry[0])
-        vals.extend(entry[1])
+        for tag, weight in user_declared_tags(user.attributes, user.tags).items():
+            rows.append(row)
+            cols.append(vocab.add(tag))
+            vals.append(weight)
     return sp.csr_matrix(
         (np.asarray(vals, np.float32), (rows, cols)), shape=(len(users), len(vocab))
     )
-
-
-def _attribute_key(attributes: Mapping[str, object]) -> tuple[tuple[str, type, object], ...] | None:
-    """A hashable key of the attribute values' types and values; None when one is not
-    hashable (that user is mapped on its own)."""
-    key = tuple((name, type(value), value) for name, value in attributes.items())
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
 
 
 def interaction_weights(

@@ -258,32 +258,3 @@ def test_previous_vocabulary_keeps_columns(space):
     assert again.tags.ids[: len(space.tags)] == list(space.tags.ids)
     assert len(space.tags) == len(again.tags)
     assert again.user_declared[0].indices.tolist() == space.user_declared[0].indices.tolist()
-
-
-def test_declared_tags_mapped_once_per_attribute_set_equal_per_user_mapping():
-    from matching.tagspace import _declared_matrix, user_declared_tags
-    from matching.vocabulary import Vocabulary
-
-    users = [
-        UserRecord("a", {"age": 30, "gender": "f"}),
-        UserRecord("b", {"age": 30, "gender": "f"}),  # same set: the shared mapping
-        UserRecord("c", {"vip": True}),
-        UserRecord("d", {"vip": 1}),  # equal to True in Python, a different tag
-        UserRecord("e", {"age": 30, "gender": "f"}, tags={"topic:yoga": 0.5}),
-        UserRecord("f", {"langs": ["en", "fr"], "gender": "m"}),  # unhashable value
-        UserRecord("g", {"age": float("nan"), "city": "Lyon"}),
-        UserRecord("h", {"age": float("nan"), "city": "Lyon"}),
-    ]
-    vocab = Vocabulary([])
-    matrix = _declared_matrix(users, vocab)
-    for row, user in enumerate(users):
-        expected = user_declared_tags(user.attributes, user.tags)
-        got = dict(
-            zip(
-                vocab.lookup(matrix[row].indices),
-                matrix[row].data.astype(float).tolist(),
-                strict=True,
-            )
-        )
-        assert got == pytest.approx(expected), user.id
-    assert "attr:vip=true" in vocab.ids and "attr:vip=1" in vocab.ids
