@@ -324,18 +324,13 @@ def attribute_tag(key: str, value: str | int | float | bool) -> str | None:
     return f"{NS_ATTR}:{key}={text}"
 
 
-# A training run maps millions of users' attributes, drawn from few distinct (key, value)
-# pairs (ages, genders, cities). typed: True and 1 must not share an entry.
-_attribute_tag_cached = functools.lru_cache(maxsize=1 << 16, typed=True)(attribute_tag)
-
-
 def attribute_tags(attributes: Mapping[str, object]) -> dict[str, float]:
     """Declared attributes as namespaced tags, each weighing 1.0; None/empty values skipped."""
     out: dict[str, float] = {}
     for key, value in attributes.items():
         if value is None or not isinstance(value, str | int | float | bool):
             continue
-        tag = _attribute_tag_cached(key, value)
+        tag = attribute_tag(key, value)
         if tag is not None:
             out[tag] = 1.0
     return out
