@@ -1,5 +1,5 @@
 """One node at scale: the whole training run stage by stage, ALS against raw implicit, the memory
-of training and of one serving worker, and audiences over every user (exact vs IVF+SQ8).
+of training and of one serving worker, and audiences over every user (exact vs the index).
 
     .venv/bin/python bench/scale_bench.py --users 1000000 --items 100000 --events 5000000
     .venv/bin/python bench/scale_bench.py --users 20000 --items 2000 --events 200000  # minutes
@@ -8,9 +8,9 @@ The catalogue is matching.synthetic's (taste clusters planted, titles and tags t
 training run is matching.pipeline.train itself, what `tagmatch train` calls, with its stages
 timed by wrapping the functions it calls; right after, in the same process, implicit's
 AlternatingLeastSquares is fitted on the very matrix the final fit saw (same factors,
-regularisation, iterations, confidence), the baseline of the final-fit ratio. The user index is
-IVF+SQ8 (index.large_kind): HNSW's single-thread build does not fit a nightly window at a million
-users (BENCHMARKS.md). The serving worker is a fresh process that loads the saved artifact as
+regularisation, iterations, confidence), the baseline of the final-fit ratio. The indexes are
+the shipped default (IVF+SQ8 over MIPS-augmented vectors above index.exact_max; bench/ann_bench.py
+compares the kinds). The serving worker is a fresh process that loads the saved artifact as
 a serving process does (api.model_holder.load_for_serving: memory-mapped, then warmed), answers
 recommendations and audiences, and reports its resident memory split into file-backed pages
 (shared by every worker on the node) and its own.
@@ -43,7 +43,7 @@ import matching.pipeline as pipeline
 import matching.recommenders as recommenders
 from bench.machine_stats import machine
 from matching.artifact import save_model
-from matching.config import IndexConfig, ModelConfig
+from matching.config import ModelConfig
 from matching.index import VectorIndex
 from matching.synthetic import generate_catalogue
 
@@ -129,7 +129,7 @@ def audiences(vectors: np.ndarray, queries: np.ndarray, index: VectorIndex) -> l
     truth = [index.exact(q[None, :], AUDIENCE_N)[0][0] for q in queries]
     exact_ms = (time.perf_counter() - started) * 1000 / len(queries)
     lines = [f"| exact (brute force) | — | 1.000 | {exact_ms:.1f} |"]
-    for nprobe in (16, 32, 64, 128):
+    for nprobe in (64, 128, 256, 512):
         config = index.config.model_copy(update={"ivf_nprobe": nprobe})
         probe = VectorIndex(vectors, index.index, config)
         started = time.perf_counter()
@@ -185,6 +185,21 @@ def serving_worker(directory: Path) -> dict[str, float]:
     return result
 
 
+def fit_only(snapshot: Any, config: ModelConfig, stages: Stages) -> None:
+    """The final fit alone, stage by stage, then raw implicit on its matrix (same process)."""
+    stages.wrap(pipeline, "build_tagspace", "tag space")
+    stages.wrap(recommenders, "fit_als", "ALS (implicit)")
+    stages.wrap(recommenders, "build_hybrid", "hybrid vectors + cold-start maps")
+    with stages.stage("fit_snapshot"):
+        fitted = pipeline.fit_snapshot(snapshot, config)
+    raw_s = raw_implicit_fit(fitted.confidence, config)
+    print("| stage | seconds | ratio to raw implicit |\n|---|---|---|")
+    for name, seconds, _ in stages.rows:
+        print(f"| {name.strip()} | {seconds:.1f} | {seconds / raw_s:.2f}x |")
+    print(f"| raw implicit ALS, same matrix | {raw_s:.1f} | 1.00x |")
+    print(f"\nload average at end: {os.getloadavg()}")
+
+
 def gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
@@ -199,11 +214,16 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=8)
     parser.add_argument("--queries", type=int, default=50, help="audience queries timed")
     parser.add_argument("--no-evaluate", action="store_true", help="final fit only")
+    parser.add_argument(
+        "--fit-only",
+        action="store_true",
+        help="only fit_snapshot (tag space, ALS, hybrid) against raw implicit: the ratio",
+    )
     parser.add_argument("--model-dir", type=Path, default=None, help="keep the artifact here")
     args = parser.parse_args()
     sampler = PeakSampler()
     stages = Stages(sampler)
-    config = ModelConfig(index=IndexConfig(large_kind="ivf_sq8"))
+    config = ModelConfig()
     print(f"# scale bench: {args.users} users x {args.items} items x {args.events} events\n")
     print(f"machine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"load average at start: {os.getloadavg()}\n")
@@ -216,7 +236,13 @@ def main() -> None:
         snapshot = catalogue.to_snapshot()
     del catalogue
 
-    stages.wrap(pipeline, "evaluate_snapshot", "evaluation (holdout fit + cold-item fit)")
+    if args.fit_only:
+        fit_only(snapshot, config, stages)
+        return
+    stages.wrap(pipeline, "_evaluate", "evaluation (search, holdout fit, cold-item fit, scoring)")
+    stages.wrap(pipeline, "search", "model search (validation fits)")
+    stages.wrap(pipeline, "served_metrics", "holdout scoring through recommend")
+    stages.wrap(pipeline, "audience_metrics", "cold-item audience scoring")
     stages.wrap(pipeline, "fit_snapshot", "fit_snapshot")
     stages.wrap(pipeline, "build_tagspace", "tag space")
     stages.wrap(pipeline, "confidence_matrix", "confidence matrix")

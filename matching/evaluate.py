@@ -12,6 +12,9 @@ matrix of held-out truth; no Python loop runs per user.
 * cold-start items: all events of a fraction of items are held out; each such item ranks all
   users by audience score; recall@k of the users who did interact, and AUC (the probability
   that such a user ranks above one who did not).
+* sampling (sample_rows): at a million users scoring every holdout user or cold item costs
+  more than the fits, so callers score a seeded sample of EvalConfig.max_users users and
+  max_cold_items items; metrics are then estimates (BENCHMARKS.md gives their spread).
 """
 
 from __future__ import annotations
@@ -137,6 +140,16 @@ def cold_item_split(events: EventLog, fraction: float, seed: int) -> tuple[np.nd
         return np.ones(len(events), bool), np.zeros(0, np.int64)
     cold = np.sort(np.random.default_rng(seed).choice(items, size=n_cold, replace=False))
     return ~np.isin(events.item, cold), cold.astype(np.int64)
+
+
+def sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """At most `limit` of `rows` (all of them when limit is 0 or not smaller), a seeded
+    uniform sample in ascending order: the same rows for every model scored against the same
+    truth, so comparisons between them stay paired."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if limit <= 0 or len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
 
 
 def audience_metrics(

@@ -1,9 +1,21 @@
 """Inner-product search over joint vectors with FAISS, filters applied inside the search.
 
-Up to IndexConfig.exact_max rows the index is exact (IndexFlatIP); above it, HNSW with an
-inner-product metric, or (IndexConfig.large_kind = "ivf_sq8") an inverted file whose cells hold
-8-bit scalar-quantised codes: at a million users HNSW's single-thread build takes hours, IVF's
-minutes, and its codes are a quarter of the vectors' size.
+Up to IndexConfig.exact_max rows the index is exact (IndexFlatIP); above it, by default
+(IndexConfig.large_kind = "ivf_sq8") an inverted file whose cells hold 8-bit scalar-quantised
+codes, or HNSW with an inner-product metric. At a million users HNSW's build takes hours on
+the training node, IVF's minutes, and IVF's codes are a quarter of the vectors' size.
+
+Joint vectors differ a lot in norm, and the largest inner products belong mostly to the
+longest rows: cells found by inner product (a vector goes to the centroid it has the largest
+product with) then hold the wrong neighbours, and IVF found under 20 % of the exact top-1000
+audience at 1M users (BENCHMARKS.md). The IVF therefore answers a nearest-neighbour question
+that has the same answer: every row gets one extra coordinate sqrt(R² − ‖x‖²), R the largest
+row norm, so all rows have norm R, and the query gets 0 there; then ‖x' − q'‖² = R² + ‖q‖² −
+2·x·q, and the nearest rows in L2 are the largest inner products (the MIPS → L2 reduction,
+Bachrach et al. 2014). Cells are L2 k-means cells. The index returns `ivf_rerank` × n
+candidates, which are re-scored exactly from the row vectors (memory-mapped in serving): the
+scores are exact inner products, as from the flat index, and SQ8's rounding only decides
+which candidates are looked at, not their order.
 
 Allowed/excluded ids become one IDSelectorBitmap passed in the search parameters, so FAISS only
 ever collects eligible ids and `n` results come back when `n` eligible rows exist. HNSW and IVF
@@ -15,6 +27,7 @@ is re-run exactly.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import faiss
@@ -40,6 +53,7 @@ class VectorIndex:
         self.vectors = vectors
         self.index = index
         self.config = config
+        self._radius: float | None = None
 
     @property
     def kind(self) -> str:
@@ -47,12 +61,32 @@ class VectorIndex:
             return "hnsw"
         return "ivf_sq8" if isinstance(self.index, faiss.IndexIVF) else "flat"
 
+    @property
+    def augmented(self) -> bool:
+        """The index holds MIPS-augmented rows (more columns than the vectors). An artifact
+        written before the reduction holds an inner-product IVF: it still loads and
+        searches, with the same exact re-ranking."""
+        return int(self.index.d) > self.vectors.shape[1]
+
+    def _query_radius(self) -> float:
+        """The norm queries are scaled to before the L2 search. Their scale does not change
+        which rows are nearest, but it does change which cells look nearest: with a short
+        query every cell is about radius away and the centroids' own norms decide, so cells
+        of long rows are skipped (recall@1000 0.32 at 64 probes over 100k users, 0.84 with
+        queries scaled to the radius). The largest centroid norm is the radius to within
+        the spread of the tightest cell."""
+        if self._radius is None:
+            centroids = faiss.downcast_index(faiss.extract_index_ivf(self.index).quantizer)
+            stored = centroids.reconstruct_n(0, centroids.ntotal)
+            self._radius = float(np.sqrt(np.einsum("ij,ij->i", stored, stored).max()))
+        return self._radius
+
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
     @property
     def dim(self) -> int:
-        return int(self.index.d)
+        return int(self.vectors.shape[1])
 
     @classmethod
     def build(cls, vectors: np.ndarray, config: IndexConfig) -> VectorIndex:
@@ -108,11 +142,21 @@ class VectorIndex:
             assert eligible is not None
             return self.exact(queries, n, np.flatnonzero(eligible))
         k = min(n, total)
-        params, bitmap = self._params(eligible if filtered else None, k)
-        distances, ids = self.index.search(queries, k, params=params)
+        rerank = self.kind == "ivf_sq8"
+        width = min(total, max(k, math.ceil(self.config.ivf_rerank * k))) if rerank else k
+        params, bitmap = self._params(eligible if filtered else None, width)
+        searched = queries
+        if self.augmented:
+            norms = np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+            searched = np.zeros((m, self.index.d), np.float32)
+            searched[:, : queries.shape[1]] = queries * (self._query_radius() / norms)
+        distances, ids = self.index.search(searched, width, params=params)
         del bitmap  # FAISS reads it through a raw pointer: keep it alive until here
         ids = ids.astype(np.int64)
-        scores = np.where(ids >= 0, distances, PAD_SCORE).astype(np.float32)
+        if rerank:
+            ids, scores = self._rescore(queries, ids, k)
+        else:
+            scores = np.where(ids >= 0, distances, PAD_SCORE).astype(np.float32)
         short = (ids >= 0).sum(axis=1) < min(k, count)
         if short.any():
             rows = None if eligible is None else np.flatnonzero(eligible)
@@ -142,6 +186,22 @@ class VectorIndex:
                 order >= 0, np.take_along_axis(merged_ids, np.maximum(order, 0), 1), PAD_ID
             )
         return _pad(best_ids, best_scores, n)
+
+    def _rescore(
+        self, queries: np.ndarray, candidates: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact inner products of each query's candidates, best k first. One query at a
+        time: a batch would gather (queries × candidates × dim) floats at once."""
+        ids = np.full((len(queries), k), PAD_ID, np.int64)
+        scores = np.full((len(queries), k), PAD_SCORE, np.float32)
+        for i, (query, rows) in enumerate(zip(queries, candidates, strict=True)):
+            rows = np.sort(rows[rows >= 0])  # ascending: the gather reads pages in order
+            exact = np.asarray(self.vectors[rows]) @ query
+            order, best = top_n(exact[None, :], k)
+            kept = order[0] >= 0
+            ids[i, : kept.sum()] = rows[order[0][kept]]
+            scores[i, : kept.sum()] = best[0][kept]
+        return ids, scores
 
     def _eligible(
         self, allowed: np.ndarray | None, excluded: np.ndarray | None
@@ -185,18 +245,38 @@ class VectorIndex:
         return faiss.SearchParameters(sel=selector), bitmap  # type: ignore[call-arg]
 
 
+def mips_augment(vectors: np.ndarray, radius: float) -> np.ndarray:
+    """Rows padded to a multiple of 8 columns (FAISS's SIMD scalar-quantiser kernels need
+    that) whose extra columns share sqrt(radius² − ‖x‖²) equally: every row's norm becomes
+    radius, so nearest in L2 to (q, 0…) means largest inner product with q."""
+    pad = _augment_width(vectors.shape[1])
+    squared = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
+    extra = np.sqrt(np.maximum(radius * radius - squared, 0.0) / pad)
+    return np.hstack([vectors, np.repeat(extra[:, None], pad, axis=1)]).astype(np.float32)
+
+
+def _augment_width(dim: int) -> int:
+    return 8 - dim % 8 if dim % 8 else 8
+
+
 def _build_ivf_sq8(vectors: np.ndarray, config: IndexConfig) -> faiss.Index:
     n, dim = vectors.shape
     lists = config.ivf_lists or 4 * round(np.sqrt(n))
     lists = max(1, min(lists, n // 39))  # FAISS wants >= 39 training points per cell
-    quantizer = faiss.IndexFlatIP(dim)
+    radius = 0.0
+    for start in range(0, n, _EXACT_CHUNK_ROWS):
+        block = vectors[start : start + _EXACT_CHUNK_ROWS]
+        radius = max(radius, float(np.sqrt(np.einsum("ij,ij->i", block, block).max())))
+    width = dim + _augment_width(dim)
+    quantizer = faiss.IndexFlatL2(width)
     index = faiss.IndexIVFScalarQuantizer(
-        quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        quantizer, width, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2
     )
     index.cp.seed = 1234  # k-means from a fixed seed: the same cells every run
-    sample = np.random.default_rng(0).permutation(n)[: config.ivf_train_max]
-    index.train(vectors[np.sort(sample)])
-    index.add(vectors)
+    sample = np.sort(np.random.default_rng(0).permutation(n)[: config.ivf_train_max])
+    index.train(mips_augment(vectors[sample], radius))
+    for start in range(0, n, _EXACT_CHUNK_ROWS):  # augmented copy a chunk at a time
+        index.add(mips_augment(vectors[start : start + _EXACT_CHUNK_ROWS], radius))
     index.nprobe = config.ivf_nprobe
     return index
 

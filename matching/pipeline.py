@@ -29,7 +29,13 @@ from matching.als import confidence_matrix, decay_reference, interaction_matrix
 from matching.base import PAD_ID, TrainingData
 from matching.config import ModelConfig
 from matching.data import Snapshot
-from matching.evaluate import audience_metrics, cold_item_split, ranking_metrics, time_holdout
+from matching.evaluate import (
+    audience_metrics,
+    cold_item_split,
+    ranking_metrics,
+    sample_rows,
+    time_holdout,
+)
 from matching.index import VectorIndex
 from matching.model import TrainedModel
 from matching.progress import Progress, ignore_progress
@@ -69,10 +75,9 @@ def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def served_metrics(model: TrainedModel, truth: sp.csr_matrix, k: int) -> dict[str, Any]:
-    """Ranking metrics of what `model.recommend` answers (seen items excluded, as served) for
-    every user with held-out items; "most_popular" beside it, through model.popular."""
-    users = np.flatnonzero(np.diff(truth.indptr) > 0)
+def served_answers(model: TrainedModel, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(answered, most popular): the item rows `model.recommend` answers each user (seen items
+    excluded, as served) and model.popular's fallback for them, (len(users), k), PAD_ID-padded."""
     answered = np.full((len(users), k), PAD_ID, np.int64)
     popular = np.full((len(users), k), PAD_ID, np.int64)
     for i, row in enumerate(users.tolist()):
@@ -80,6 +85,17 @@ def served_metrics(model: TrainedModel, truth: sp.csr_matrix, k: int) -> dict[st
         answered[i, : len(items)] = model.item_rows([s.id for s in items])
         fallback = model.popular(k, excluded=model.interacted_items(row))
         popular[i, : len(fallback)] = model.item_rows([s.id for s in fallback])
+    return answered, popular
+
+
+def served_metrics(
+    model: TrainedModel, truth: sp.csr_matrix, k: int, max_users: int = 0, seed: int = 0
+) -> dict[str, Any]:
+    """Ranking metrics of what `model.recommend` answers for the users with held-out items
+    (a seeded sample of max_users of them when that is fewer: sample_rows, same truth and
+    seed, same users); "most_popular" beside it, through model.popular."""
+    users = sample_rows(np.flatnonzero(np.diff(truth.indptr) > 0), max_users, seed)
+    answered, popular = served_answers(model, users, k)
     n_items = len(model.items)
     metrics: dict[str, Any] = ranking_metrics(answered, truth[users], n_items)
     metrics["most_popular"] = ranking_metrics(popular, truth[users], n_items)
@@ -117,7 +133,7 @@ def _evaluate(
             snapshot.events.subset(test_mask), snapshot.n_users, snapshot.n_items
         )
         candidate = build_model(part, config, weights, tags, "holdout")
-        metrics.update(served_metrics(candidate, truth, cfg.k))
+        metrics.update(served_metrics(candidate, truth, cfg.k, cfg.max_users, cfg.seed))
         metrics.update(evaluated=True, test_events=int(test_mask.sum()))
         if active_config is not None:
             as_given = active_config.model_copy(
@@ -125,7 +141,7 @@ def _evaluate(
             )
             active = search(part, as_given, tags)
             fitted = build_model(part, active.config, active.weights, tags, "holdout-active")
-            paired = served_metrics(fitted, truth, cfg.k)
+            paired = served_metrics(fitted, truth, cfg.k, cfg.max_users, cfg.seed)
             paired.pop("most_popular")
             metrics["active"] = paired
     if cfg.cold_item_fraction > 0 and len(snapshot.events):
@@ -133,6 +149,7 @@ def _evaluate(
         if len(cold) and keep.any():
             fitted_cold = fit_snapshot(restrict(snapshot, keep), config, tags)
             held = snapshot.events.subset(~keep)
+            cold = sample_rows(cold, cfg.max_cold_items, cfg.seed)  # all held out, some scored
             truth = interaction_matrix(held, snapshot.n_users, snapshot.n_items).T.tocsr()[cold]
             vectors = fitted_cold.model
             cold_start = audience_metrics(

@@ -29,7 +29,7 @@ from implicit.nearest_neighbours import ItemItemRecommender, normalize
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from matching.base import PAD_ID, PAD_SCORE, mask_rows, top_n
+from matching.base import PAD_ID, PAD_SCORE, chunks, mask_rows, top_n
 from matching.config import RankingConfig
 from matching.data import EventLog
 from matching.evaluate import ndcg_per_row
@@ -186,10 +186,18 @@ def retrieve_exact(
     queries: np.ndarray, item_vectors: np.ndarray, exclude: sp.csr_matrix, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batch retrieval by exact inner product (what the flat FAISS index returns), with
-    exclude's row i left out for query i: (candidates, scores) (m, count)."""
-    scores = np.asarray(queries, np.float32) @ np.asarray(item_vectors, np.float32).T
-    mask_rows(scores, sp.csr_matrix(exclude))
-    return top_n(scores, count)
+    exclude's row i left out for query i: (candidates, scores) (m, count). Scored in chunks
+    of rows: 10k queries over 100k items would be a 4 GB score matrix at once."""
+    queries = np.asarray(queries, np.float32)
+    items = np.asarray(item_vectors, np.float32)
+    exclude = sp.csr_matrix(exclude)
+    ids = np.full((len(queries), count), PAD_ID, np.int64)
+    scores = np.full((len(queries), count), PAD_SCORE, np.float32)
+    for part in chunks(len(queries), len(items)):
+        block = queries[part] @ items.T
+        mask_rows(block, exclude[part])
+        ids[part], scores[part] = top_n(block, count)
+    return ids, scores
 
 
 def rank_batch(

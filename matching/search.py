@@ -13,7 +13,8 @@ every training run searches. The search:
   confidence weighting (linear, log, bm25), the decay half-life including "off", tag_share,
   tag_dim, the ridge penalty and EASE's penalty; the given config is always trial 0, so the
   result is never worse on validation than what was asked for;
-* scores each trial exactly as it would serve: joint-vector retrieval of
+* scores each trial on (at most EvalConfig.max_users, a seeded sample of) the validation
+  users, exactly as it would serve: joint-vector retrieval of
   RankingConfig.candidates items (seen ones excluded), then the ranking stage with blend weights
   learned on the same validation rows (matching/ranking.py), nDCG@k of the top k;
 * stops after SearchConfig.trials trials or SearchConfig.seconds, whichever comes first. With
@@ -36,7 +37,7 @@ from matching.als import confidence_matrix, decay_reference, interaction_matrix
 from matching.base import TrainingData
 from matching.config import ModelConfig
 from matching.data import Snapshot
-from matching.evaluate import per_user_time_split, random_split, time_holdout
+from matching.evaluate import per_user_time_split, random_split, sample_rows, time_holdout
 from matching.ranking import (
     FEATURES,
     RETRIEVAL_ONLY,
@@ -98,6 +99,7 @@ def prepare(
     fit = restrict(snapshot, fit_mask)
     truth = interaction_matrix(snapshot.events.subset(val_mask), snapshot.n_users, snapshot.n_items)
     users = np.flatnonzero(np.diff(truth.indptr) > 0)
+    users = sample_rows(users, config.eval.max_users, config.eval.seed)
     seen = interaction_matrix(fit.events, snapshot.n_users, snapshot.n_items)
     tagspace = build_tagspace(fit, config.tags, config.events, tags=tags)
     return Validation(fit, tagspace, users, seen[users], truth[users])

@@ -140,13 +140,18 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     m = sp.csr_matrix(matrix)
     m.sum_duplicates()
     counts = np.diff(m.indptr)
-    if counts.max(initial=0) <= k:
+    long = counts > k
+    if not long.any():
         return m
+    # only rows longer than k are sorted (most rows of a user x tag product are not)
     rows = np.repeat(np.arange(m.shape[0]), counts)
+    entries = np.flatnonzero(long[rows])
     # lexsort is stable and sum_duplicates sorted the columns: ties keep the lower column
-    order = np.lexsort((-m.data, rows))
-    rank = np.arange(m.nnz) - m.indptr[rows]  # rows stay in place: lexsort's last key is rows
-    keep = np.sort(order[rank < k])
+    order = entries[np.lexsort((-m.data[entries], rows[entries]))]
+    starts = np.concatenate(([0], np.cumsum(counts[long])[:-1]))
+    first = np.repeat(starts, counts[long])  # rows stay grouped: lexsort's last key is rows
+    keep = ~long[rows]
+    keep[order[np.arange(len(entries)) - first < k]] = True
     indptr = np.concatenate(([0], np.cumsum(np.minimum(counts, k))))
     return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
 

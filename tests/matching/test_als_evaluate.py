@@ -16,6 +16,7 @@ from matching.evaluate import (
     per_user_time_split,
     random_split,
     ranking_metrics,
+    sample_rows,
     time_holdout,
 )
 
@@ -158,3 +159,13 @@ def test_a_future_dated_event_does_not_decay_the_others():
     assert reference == 100 * DAY
     matrix = confidence_matrix(events, 1, 2, EventConfig(half_life_days=10.0), reference)
     assert np.allclose(matrix.toarray(), [[2.0, 2.0]])
+
+
+def test_sample_rows_is_a_seeded_sorted_subset_or_everything():
+    rows = np.arange(0, 3000, 3)
+    assert np.array_equal(sample_rows(rows, 0, 0), rows)  # 0: no limit
+    assert np.array_equal(sample_rows(rows, 1000, 0), rows)  # not fewer than there are
+    first, again = sample_rows(rows, 100, 7), sample_rows(rows, 100, 7)
+    assert np.array_equal(first, again) and len(first) == 100
+    assert np.all(np.diff(first) > 0) and np.isin(first, rows).all()
+    assert not np.array_equal(first, sample_rows(rows, 100, 8))

@@ -164,13 +164,14 @@ def test_artifact_saved_without_serving_caches_still_serves(tmp_path, artifact_m
     )
 
 
-def test_hnsw_indexes_read_memory_mapped_answer_like_eager_ones(tmp_path, engine_planted):
-    config = CONFIG.model_copy(update={"index": IndexConfig(exact_max=10)})
+@pytest.mark.parametrize("kind", ["hnsw", "ivf_sq8"])
+def test_large_indexes_read_memory_mapped_answer_like_eager_ones(tmp_path, engine_planted, kind):
+    config = CONFIG.model_copy(update={"index": IndexConfig(exact_max=10, large_kind=kind)})
     model = train(engine_planted.snapshot, config, version="h1", evaluate=False)
     model.save(tmp_path / "h1")
     mapped = TrainedModel.load(tmp_path / "h1")
     eager = TrainedModel.load(tmp_path / "h1", mmap=False)
-    assert mapped.user_index.kind == mapped.item_index.kind == "hnsw"
+    assert mapped.user_index.kind == mapped.item_index.kind == kind
     for user in ("u0", "u45", "u88"):
         assert mapped.recommend(user, 5) == eager.recommend(user, 5) == model.recommend(user, 5)
     for item in ("i1", "i30"):

@@ -151,6 +151,20 @@ def test_the_paired_gate_compares_numbers_from_the_same_holdout():
     assert not gate({"evaluated": False}, 0.02)[0]
 
 
+def test_evaluation_scores_a_seeded_sample_the_same_for_both_sides_of_the_gate(
+    engine_model, engine_planted
+):
+    everyone = engine_model.metrics["users"]
+    sampled = CONFIG.model_copy(
+        update={"eval": CONFIG.eval.model_copy(update={"max_users": 25, "max_cold_items": 3})}
+    )
+    metrics = train(engine_planted.snapshot, sampled, previous=engine_model, version="s").metrics
+    assert everyone > 25 and engine_model.metrics["cold_items"] > 3
+    assert metrics["users"] == metrics["active"]["users"] == 25
+    assert metrics["most_popular"]["users"] == 25 and metrics["cold_items"] <= 3
+    assert gate(metrics, 1.0)[0]  # paired numbers, both present
+
+
 def test_config_digest_follows_config():
     base = ModelConfig()
     assert base.digest() == ModelConfig().digest()

@@ -144,3 +144,19 @@ def test_l2_normalize_and_top_k_per_row():
     assert n[1].nnz == 0
     top = top_k_per_row(m, 2).toarray()
     np.testing.assert_array_equal(top, [[3, 4, 0, 0], [0, 0, 0, 0], [2, 0, 5, 0]])  # tie: col 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_k_per_row_matches_a_per_row_sort_with_long_and_short_rows(seed):
+    rng = np.random.default_rng(seed)
+    dense = np.round(rng.random((60, 40)) * 4) / 4  # many ties
+    dense[rng.random((60, 40)) < rng.uniform(0.3, 0.95, (60, 1))] = 0.0  # rows of every length
+    k = int(rng.integers(1, 12))
+    expected = np.zeros_like(dense)
+    for r, row in enumerate(dense):
+        cols = np.flatnonzero(row)
+        best = sorted(cols, key=lambda c: (-row[c], c))[:k]  # ties: lower column first
+        expected[r, best] = row[best]
+    top = top_k_per_row(sp.csr_matrix(dense), k)
+    np.testing.assert_array_equal(top.toarray(), expected)
+    assert np.all(np.diff(top.indptr) == np.minimum(np.count_nonzero(dense, axis=1), k))
