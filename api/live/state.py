@@ -173,7 +173,10 @@ class LiveState:
                 )
             self.rows_read += len(erasures) + len(users) + len(items) + len(events)
             changed = self._apply_items(items) | self._apply_users(users)
-            changed |= self._apply_erasures(erasures) | self._apply_events(events, mono)
+            changed |= self._apply_erasures(erasures) | self._apply_events(events, mono, started)
+            # Ids matter only where a read may return them again: the pending ranges.
+            lowest = min((lo for lo, _, _ in self._pending), default=None)
+            self._applied = {pk for pk in self._applied if lowest is not None and pk >= lowest}
             # Rows stamped before `started - margin` had committed before this read began.
             self._items_since = self._users_since = self._erasures_since = max(
                 self._items_since, started - self.margin
@@ -239,15 +242,21 @@ class LiveState:
             changed = True
         return changed
 
-    def _apply_events(self, events: list[EventRow], mono: float) -> bool:
+    def _apply_events(self, events: list[EventRow], mono: float, started: datetime) -> bool:
         new = [e for e in events if e.pk not in self._applied]
         before = self._after_pk
         top = max((e.pk for e in events), default=before if before is not None else 0)
         if before is not None:
             self._track_gaps(before, top, {e.pk for e in events}, mono)
         elif events:
-            # The first read: a write in flight during it may still commit below `top`.
-            self._pending.append((events[0].pk, top, mono + self.margin.total_seconds()))
+            # The first read: a write in flight during it may still commit below `top`. It
+            # began inside the margin (no transaction outlives the statement timeout, far
+            # shorter), so its id is above every row received before that: only the gaps
+            # above those are asked for again. Not the whole range: after a bulk load and a
+            # training run that would re-read the whole load on every poll for `margin`.
+            older = [e.pk for e in events if e.ingested_at < started - self.margin]
+            floor = max(older) if older else events[0].pk - 1
+            self._track_gaps(floor, top, {e.pk for e in events}, mono)
         self._after_pk = max(top, before or 0)
         for event in new:
             self._applied.add(event.pk)

@@ -4,15 +4,21 @@ store says: deletions, windows, consent, erasures, new users and their events.""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 from trained_world import World
 
 from api.live import LiveState
+from api.store import freshness
 from api.store.db import create_db_engine, make_session_factory, session_scope
 from api.store.events import insert_events
+from api.store.tables import Event
 from matching.model import TrainedModel
 
 
@@ -110,3 +116,44 @@ def test_an_event_committed_after_a_later_one_is_still_read(
         engine.dispose()
     live.poll(opener)
     assert len(live.user(user).recent) == 2
+
+
+def test_a_load_just_before_training_is_read_once_after_the_swap(
+    served: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk load then a training run: the whole load lies inside the margin before the
+    snapshot, so the first read after the swap reads it (and finds the model holds it). A
+    write in flight during that read began inside the margin before the read, so only gaps
+    among ids newer than that are asked for again: the load is not re-read on every poll."""
+    model: TrainedModel = served.app.state.model_holder.current  # type: ignore[attr-defined]
+    snapshot = datetime.fromtimestamp(model.snapshot_time, UTC)
+    margin = timedelta(seconds=0.2)
+    events_read: list[int] = []
+    read_events = freshness.events_outside_snapshot
+
+    def counted(*args: Any, **kwargs: Any) -> list[Any]:
+        rows = read_events(*args, **kwargs)
+        events_read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(freshness, "events_outside_snapshot", counted)
+    engine = create_db_engine(world.settings.database_url)
+    stamps = {}
+    try:
+        with engine.begin() as connection:
+            stamps = dict(connection.execute(select(Event.pk, Event.ingested_at)).all())
+            loaded_at = snapshot - margin / 2  # inside the margin before the snapshot
+            connection.execute(update(Event).values(ingested_at=loaded_at))
+        time.sleep(max(0.0, (snapshot + 3 * margin - datetime.now(UTC)).total_seconds()))
+        live = LiveState(model, margin=margin)
+        opener = partial(session_scope, make_session_factory(engine))
+        for _ in range(3):
+            live.poll(opener)
+        assert events_read[0] == len(stamps)  # the load, read once
+        assert events_read[1:] == [0, 0]  # not again
+        assert live.user(world.warm_users()[0]).recent == ()  # the snapshot holds all of it
+    finally:
+        with engine.begin() as connection:  # the shared world as it was
+            for pk, stamp in stamps.items():
+                connection.execute(update(Event).where(Event.pk == pk).values(ingested_at=stamp))
+        engine.dispose()
