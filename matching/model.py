@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.als import interaction_matrix
-from matching.base import PAD_ID, PAD_SCORE, top_n
+from matching.base import PAD_ID, PAD_SCORE, allowed_mask, top_n
 from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.foldin import FoldIn, RecentEvents
@@ -394,25 +394,25 @@ class TrainedModel:
         purpose: str,
         history: np.ndarray | None = None,
     ) -> list[Scored]:
-        """FAISS candidates, then, for a user with history, the ranking stage over them (its
-        blend was learned on such users; a cold start keeps retrieval order)."""
+        """FAISS candidates, then, for a user with history, the ranking stage over them and
+        the item-to-item candidates (its ranker was learned on such users; a cold start keeps
+        retrieval order)."""
         ranking = self.ranking if purpose == "recommend" and history is not None else None
         width = n if ranking is None else max(n, self.config.ranking.candidates)
         ids, scores = self.item_index.search(query[None, :], width, allowed, excluded)
         if ranking is not None:
-            seen = np.asarray(history, np.int64)
-            history_row = sp.csr_matrix(
-                (np.ones(len(seen), np.float32), seen, [0, len(seen)]), shape=(1, len(self.items))
-            )
+            n_items = len(self.items)
             ids, scores = rank_batch(
                 ranking,
                 query[None, :],
                 self.item_vectors,
                 self.space.n_factors,
-                history_row,
+                _row_of(np.asarray(history, np.int64), n_items),
                 ids,
                 scores,
                 n,
+                excluded=_row_of(excluded, n_items),
+                allowed=allowed_mask(allowed, n_items),
             )
         rows = ids[0][ids[0] != PAD_ID]
         candidate_tags = sp.csr_matrix(self.tagspace.item_tags[rows])
@@ -466,3 +466,10 @@ class TrainedModel:
             "warm_users": int((np.diff(self.seen.indptr) > 0).sum()),
             "interactions": int(self.seen.nnz),
         }
+
+
+def _row_of(rows: np.ndarray, width: int) -> sp.csr_matrix:
+    """A one-row 0/1 CSR matrix with these columns (repeats and out-of-range ones dropped)."""
+    rows = np.unique(np.asarray(rows, np.int64))
+    rows = rows[(rows >= 0) & (rows < width)]
+    return sp.csr_matrix((np.ones(len(rows), np.float32), rows, [0, len(rows)]), shape=(1, width))
