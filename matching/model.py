@@ -401,18 +401,17 @@ class TrainedModel:
         width = n if ranking is None else max(n, self.config.ranking.candidates)
         ids, scores = self.item_index.search(query[None, :], width, allowed, excluded)
         if ranking is not None:
-            n_items = len(self.items)
             ids, scores = rank_batch(
                 ranking,
                 query[None, :],
                 self.item_vectors,
                 self.space.n_factors,
-                _row_of(np.asarray(history, np.int64), n_items),
+                [np.asarray(history, np.int64)],
                 ids,
                 scores,
                 n,
-                excluded=_row_of(excluded, n_items),
-                allowed=allowed_mask(allowed, n_items),
+                excluded=[np.asarray(excluded, np.int64)],
+                allowed=allowed_mask(allowed, len(self.items)),
             )
         rows = ids[0][ids[0] != PAD_ID]
         candidate_tags = sp.csr_matrix(self.tagspace.item_tags[rows])
@@ -466,10 +465,3 @@ class TrainedModel:
             "warm_users": int((np.diff(self.seen.indptr) > 0).sum()),
             "interactions": int(self.seen.nnz),
         }
-
-
-def _row_of(rows: np.ndarray, width: int) -> sp.csr_matrix:
-    """A one-row 0/1 CSR matrix with these columns (repeats and out-of-range ones dropped)."""
-    rows = np.unique(np.asarray(rows, np.int64))
-    rows = rows[(rows >= 0) & (rows < width)]
-    return sp.csr_matrix((np.ones(len(rows), np.float32), rows, [0, len(rows)]), shape=(1, width))

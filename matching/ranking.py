@@ -19,6 +19,7 @@ the gate), for a user with history:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import lightgbm
 import numpy as np
@@ -174,40 +175,44 @@ class RankingStage:
             activity=float(np.log1p(active).mean()) if len(active) else 0.0,
         )
 
-    def item_item_scores(self, history: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
-        """(m, n_items): per row, the sum of its history items' item-item scores; dense for
-        EASE, sparse (only items some history item reaches) for item-kNN."""
-        history = sp.csr_matrix(history, dtype=np.float32)
+    def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | sp.csr_matrix:
+        """(m, n_items): per query, the sum of its history items' item-item scores; dense for
+        EASE (a gather of the history's rows, no full product), sparse (only the items some
+        history item reaches) for item-kNN."""
         if self.item_item_dense is not None:
             dense = self.item_item_dense
-            if history.shape[0] == 1:  # serving: gather the history's rows, no full product
-                return np.asarray(dense[history.indices].sum(axis=0, dtype=np.float32))[None, :]
-            return np.asarray(history @ dense, dtype=np.float32)
+            out = np.zeros((len(history), dense.shape[1]), np.float32)
+            for row, seen in enumerate(history):
+                if len(seen):
+                    out[row] = dense[seen].sum(axis=0, dtype=np.float32)
+            return out
         assert self.item_item_sparse is not None
-        return sp.csr_matrix(history @ self.item_item_sparse)
+        n_items = self.item_item_sparse.shape[0]
+        return sp.csr_matrix(_as_matrix(history, n_items) @ self.item_item_sparse)
 
     def item_item_top(
         self,
         scores: np.ndarray | sp.csr_matrix,
-        excluded: sp.csr_matrix,
+        excluded: list[np.ndarray],
         allowed: np.ndarray | None,
         count: int,
     ) -> np.ndarray:
-        """(m, count) rows of the best item-item scores per row, excluded rows left out and
-        only allowed ones (bool mask over items, or None for all); padded with PAD_ID."""
+        """(m, count) rows of the best item-item scores per query, its excluded rows left out
+        and only allowed ones (bool mask over items, or None for all); PAD_ID padded."""
+        n_items = scores.shape[1]
+        excluded = [_valid_rows(rows, n_items) for rows in excluded]
         if isinstance(scores, np.ndarray):
             masked = scores.copy()
-            mask_rows(masked, sp.csr_matrix(excluded))
+            for row, rows in enumerate(excluded):
+                masked[row, rows] = PAD_SCORE
             if allowed is not None:
                 masked[:, ~allowed] = PAD_SCORE
             return top_n(masked, count)[0]
-        m = scores.shape[0]
-        out = np.full((m, count), PAD_ID, np.int64)
-        excluded = sp.csr_matrix(excluded)
-        for row in range(m):
+        out = np.full((scores.shape[0], count), PAD_ID, np.int64)
+        for row, rows in enumerate(excluded):
             cols = scores.indices[scores.indptr[row] : scores.indptr[row + 1]]
             vals = scores.data[scores.indptr[row] : scores.indptr[row + 1]]
-            keep = ~np.isin(cols, excluded.indices[excluded.indptr[row] : excluded.indptr[row + 1]])
+            keep = ~np.isin(cols, rows)
             if allowed is not None:
                 keep &= allowed[cols]
             ids, _ = top_n(vals[keep][None, :].astype(np.float32), count)
@@ -220,7 +225,7 @@ class RankingStage:
         item_vectors: np.ndarray,
         n_factors: int,
         item_scores: np.ndarray | sp.csr_matrix,
-        history: sp.csr_matrix,
+        history: list[np.ndarray],
         candidates: np.ndarray,
     ) -> np.ndarray:
         """(m, C, len(FEATURES)) float64; padded candidates get zeros."""
@@ -237,7 +242,7 @@ class RankingStage:
         scale = np.abs(np.where(valid, item_item, 0.0)).max(axis=1, keepdims=True)
         popularity = np.asarray(self.popularity)[safe]
         recency = np.asarray(self.recency)[safe]
-        history_size = np.log1p(np.diff(sp.csr_matrix(history).indptr)) - self.activity
+        history_size = np.log1p(np.array([len(h) for h in history], np.float64)) - self.activity
         # Scores enter standardised within the query and as ranks: the ranker learns on
         # models fitted on less data than the served one, whose scores have other scales.
         raw = np.stack(
@@ -324,6 +329,35 @@ def merge_candidates(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out
 
 
+RowSets: TypeAlias = list[np.ndarray] | sp.csr_matrix  # per query, a set of item rows
+
+
+def row_sets(rows: RowSets) -> list[np.ndarray]:
+    """Per query, its item rows as an int64 array."""
+    if isinstance(rows, list):
+        return [np.asarray(r, np.int64) for r in rows]
+    matrix = sp.csr_matrix(rows)
+    return np.split(matrix.indices.astype(np.int64), matrix.indptr[1:-1])
+
+
+def _valid_rows(rows: np.ndarray, n_items: int) -> np.ndarray:
+    rows = np.asarray(rows, np.int64)
+    return rows[(rows >= 0) & (rows < n_items)]
+
+
+def _as_matrix(rows: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """0/1 CSR with one row per query (repeats summed, then clipped)."""
+    indices = np.concatenate([_valid_rows(r, n_items) for r in rows]) if rows else np.zeros(0)
+    indptr = np.concatenate([[0], np.cumsum([len(_valid_rows(r, n_items)) for r in rows])])
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices), np.float32), indices.astype(np.int64), indptr),
+        shape=(len(rows), n_items),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
 @dataclass(slots=True)
 class Candidates:
     """One batch through the stage's first two steps: what the ranker scores."""
@@ -337,19 +371,20 @@ def gather(
     queries: np.ndarray,
     item_vectors: np.ndarray,
     n_factors: int,
-    history: sp.csr_matrix,
+    history: RowSets,
     retrieved: np.ndarray,
-    excluded: sp.csr_matrix | None = None,
+    excluded: RowSets | None = None,
     allowed: np.ndarray | None = None,
 ) -> Candidates:
     """Candidates (retrieved ones, then the item-item source's) and their features.
-    excluded: (m, n_items) rows the item-item source must leave out (default: history);
-    allowed: bool mask over items, or None."""
-    history = sp.csr_matrix(history, dtype=np.float32)
+    history / excluded: per query, its history's item rows and the rows the item-item
+    source must leave out (default: the history); as lists of arrays or the rows of a CSR
+    matrix. allowed: bool mask over items, or None."""
+    history = row_sets(history)
     item_scores = stage.item_item_scores(history)
     extra = stage.item_item_top(
         item_scores,
-        history if excluded is None else excluded,
+        history if excluded is None else row_sets(excluded),
         allowed,
         stage.item_item_candidates,
     )
@@ -364,11 +399,11 @@ def rank_batch(
     queries: np.ndarray,
     item_vectors: np.ndarray,
     n_factors: int,
-    history: sp.csr_matrix,
+    history: RowSets,
     candidates: np.ndarray,
     retrieval: np.ndarray,
     n: int,
-    excluded: sp.csr_matrix | None = None,
+    excluded: RowSets | None = None,
     allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ranking stage over retrieved candidates (rows aligned with queries); without a

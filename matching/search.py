@@ -11,14 +11,15 @@ every training run searches. The search:
 * builds the tag space of the fitting part once (no searched setting changes it);
 * runs optuna's TPE sampler (seeded) over ALS factors, regularization, alpha, iterations, the
   confidence weighting (linear, log, bm25), the decay half-life including "off", tag_share,
-  tag_dim, the ridge penalty and EASE's penalty; the given config is always trial 0, so the
-  result is never worse on validation than what was asked for;
-* scores each trial exactly as it would serve: joint-vector retrieval of
-  RankingConfig.candidates items (seen ones excluded), then the ranking stage with blend weights
-  learned on the same validation rows (matching/ranking.py), nDCG@k of the top k;
-* stops after SearchConfig.trials trials or SearchConfig.seconds, whichever comes first. With
-  trials = 0 the config is used as given (the ranking blend is still learned: it is part of
-  the procedure, not a setting).
+  tag_dim and the ridge penalty; the given config is always trial 0, so the result is never
+  worse on validation than what was asked for;
+* scores each trial by the validation nDCG@k of its retrieval (the joint vectors' top k, seen
+  items excluded: what FAISS serves before the ranking stage);
+* stops after SearchConfig.trials trials or SearchConfig.seconds, whichever comes first;
+* then, on the chosen settings: picks EASE's penalty by EASE's own validation nDCG, and learns
+  the ranking stage's ranker on validation folds (matching/ranking_fit.py). Neither is part
+  of the seconds budget. With trials = 0 the config is used as given (the ranker is still
+  learned: it is part of the procedure, not a setting).
 """
 
 from __future__ import annotations
