@@ -5,10 +5,11 @@ validation split, and each further fold carves the same way from the previous fo
 part (an older slice for the time-based splits), with its own model fits, so the ranker sees
 several times the users the search's split alone holds. A seeded quarter of fold 0's users
 is held out of every fold: a LightGBM lambdarank model (one thread, deterministic) learns on
-the rest, and is compared on those users — by the nDCG@k the search uses, against each user's
-whole validation truth, so candidates recall counts — at several tree counts, with the order of
-the joint score alone and of the item-to-item score alone. The best is kept; a learned model is
-refitted on every user with the tree count the held-out users preferred.
+the rest, and is compared on those users' rows of every fold — by the nDCG@k the search uses,
+against each user's whole validation truth, so candidates recall counts — at several tree
+counts, with the order of the joint score alone and of the item-to-item score alone. The best
+is kept; a learned model is refitted on every user with the tree count the held-out users
+preferred.
 """
 
 from __future__ import annotations
@@ -138,10 +139,14 @@ def learn_ranker(
     n_check = round(m * CHECK_SHARE)
     if n_check == 0 or n_check == m:
         return LearnedRanker(singles["retrieval"], "retrieval")
-    check = np.sort(order[:n_check])
-    held_users = first.users[check]
-    held = Candidates(first.found.rows[check], first.found.features[check])
-    held_truth = first.truth[check]
+    held_users = first.users[np.sort(order[:n_check])]
+    # the held-out users' rows of every fold: more (older) evidence for the same decision
+    held_rows = [np.flatnonzero(np.isin(f.users, held_users)) for f in folds]
+    held = Candidates(
+        np.concatenate([f.found.rows[r] for f, r in zip(folds, held_rows, strict=True)]),
+        np.concatenate([f.found.features[r] for f, r in zip(folds, held_rows, strict=True)]),
+    )
+    held_truth = sp.vstack([f.truth[r] for f, r in zip(folds, held_rows, strict=True)]).tocsr()
     scores = {name: ndcg_of(stage, held, held_truth, k, r) for name, r in singles.items()}
     learning = [(f, np.flatnonzero(~np.isin(f.users, held_users))) for f in folds]
     model = _fit(learning, config, k, seed, config.ranker_trees)
