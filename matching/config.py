@@ -214,7 +214,7 @@ class RankingConfig(_Section):
         description="more candidates from the item-to-item scores (EASE or item-kNN), per query",
     )
     ranker_trees: int = Field(
-        100,
+        50,
         ge=1,
         le=2000,
         description="most trees of the learned ranker (early stopping on validation may use fewer)",
@@ -230,7 +230,7 @@ class RankingConfig(_Section):
     )
     ranker_leaves: int = Field(7, ge=2, le=255, description="leaves per tree of the learned ranker")
     ranker_learning_rate: float = Field(
-        0.03, gt=0, le=1, description="learning rate of the learned ranker"
+        0.05, gt=0, le=1, description="learning rate of the learned ranker"
     )
     ease_max_items: int = Field(
         4000,
