@@ -164,12 +164,16 @@ def test_fold_in_decays_and_weights_as_training_did(engine_planted, weighting, h
         assert cosine > 0.999
 
 
-def test_item_item_candidates_join_retrievals_within_the_same_exclusions(engine_planted):
+@pytest.mark.parametrize("ease_max_items", [4000, 10])  # EASE, then sparse item-kNN
+def test_item_item_candidates_join_retrievals_within_the_same_exclusions(
+    engine_planted, ease_max_items
+):
     """The second candidate source: the item-item top k beside FAISS's, never an excluded or
     filtered-out item, and the ranker sees every one of them."""
-    model = train(engine_planted.snapshot, BASE, version="v-cand", evaluate=False)
+    config = BASE.model_copy(update={"ranking": RankingConfig(ease_max_items=ease_max_items)})
+    model = train(engine_planted.snapshot, config, version="v-cand", evaluate=False)
     stage = model.ranking
-    assert stage is not None and stage.item_item_dense is not None
+    assert stage is not None
     n_items = len(model.items)
     row = model.users.index("u5")
     seen = model.interacted_items(row)
@@ -186,7 +190,13 @@ def test_item_item_candidates_join_retrievals_within_the_same_exclusions(engine_
     )  # fmt: skip
     rows = found.rows[0][found.rows[0] >= 0]
     assert rows[: len(retrieved[0])].tolist() == retrieved[0].tolist()
-    scores = np.asarray(stage.item_item_dense)[seen].sum(axis=0)
+    matrix = stage.item_item_dense
+    if matrix is None:
+        assert stage.item_item_sparse is not None
+        matrix = stage.item_item_sparse.toarray()
+    scores = np.asarray(matrix)[seen].sum(axis=0)
+    reached = scores != 0 if stage.item_item_dense is None else np.ones(n_items, bool)
+    scores[~reached] = -np.inf  # the sparse source proposes only items it reaches
     scores[seen] = -np.inf
     scores[~allowed] = -np.inf
     best = np.argsort(-scores, kind="stable")[: stage.item_item_candidates]
