@@ -39,12 +39,11 @@ from matching.base import TrainingData, mask_rows, top_n
 from matching.config import ModelConfig
 from matching.data import Snapshot
 from matching.evaluate import ndcg_per_row, per_user_time_split, random_split, time_holdout
+from matching.item_item import ease_from_gram, ease_gram
 from matching.ranking import (
     RETRIEVAL_ONLY,
     Ranker,
     RankingStage,
-    ease_from_gram,
-    ease_gram,
     gather,
     retrieve_exact,
 )

@@ -19,6 +19,7 @@ from matching.config import (
 )
 from matching.evaluate import time_holdout
 from matching.foldin import RecentEvents
+from matching.item_item import fit_ease
 from matching.pipeline import train
 from matching.ranking import (
     FEATURES,
@@ -27,7 +28,6 @@ from matching.ranking import (
     Candidates,
     Ranker,
     RankingStage,
-    fit_ease,
     gather,
     rank_batch,
 )
