@@ -26,7 +26,7 @@ from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
 from matching.manifest import FORMAT_VERSION, MANIFEST, IncompleteArtifact, read_manifest
 from matching.model import TrainedModel
-from matching.ranking import RankingStage
+from matching.ranking import Ranker, RankingStage
 from matching.sparse_rows import RowLists
 from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
 from matching.vocabulary import Vocabulary
@@ -86,7 +86,11 @@ def _ranking_arrays(ranking: RankingStage | None) -> dict[str, np.ndarray]:
     arrays = {
         "ranking.popularity": ranking.popularity,
         "ranking.recency": ranking.recency,
-        "ranking.weights": ranking.weights,
+        "ranking.age": ranking.age,
+        "ranking.weights": ranking.ranker.weights,
+        "ranking.model": ranking.ranker.to_bytes(),
+        "ranking.item_item_candidates": np.array([ranking.item_item_candidates], np.int64),
+        "ranking.activity": np.array([ranking.activity], np.float64),
     }
     if ranking.item_item_dense is not None:
         arrays["ranking.item_item_dense"] = ranking.item_item_dense
@@ -98,8 +102,9 @@ def _ranking_arrays(ranking: RankingStage | None) -> dict[str, np.ndarray]:
 
 
 def _ranking_stage(arrays: Mapping[str, np.ndarray], n_items: int) -> RankingStage | None:
-    """The ranking stage from (memory-mapped) arrays; None for a model saved without one."""
-    if "ranking.weights" not in arrays:
+    """The ranking stage from (memory-mapped) arrays; None for a model saved without one, or
+    with an older stage's features (it then serves retrieval order until retrained)."""
+    if "ranking.model" not in arrays:
         return None
     sparse = None
     if "ranking.item_item_indptr" in arrays:
@@ -117,7 +122,10 @@ def _ranking_stage(arrays: Mapping[str, np.ndarray], n_items: int) -> RankingSta
         item_item_sparse=sparse,
         popularity=arrays["ranking.popularity"],
         recency=arrays["ranking.recency"],
-        weights=arrays["ranking.weights"],
+        age=arrays["ranking.age"],
+        ranker=Ranker.from_arrays(arrays["ranking.weights"], arrays["ranking.model"]),
+        item_item_candidates=int(arrays["ranking.item_item_candidates"][0]),
+        activity=float(arrays["ranking.activity"][0]),
     )
 
 

@@ -240,7 +240,32 @@ class RankingConfig(_Section):
 
     enabled: bool = Field(True, description="rescore candidates; off = retrieval order")
     candidates: int = Field(
-        200, ge=1, le=5000, description="candidates FAISS retrieves for the ranker per query"
+        100, ge=1, le=5000, description="candidates FAISS retrieves for the ranker per query"
+    )
+    item_item_candidates: int = Field(
+        50,
+        ge=0,
+        le=5000,
+        description="more candidates from the item-to-item scores (EASE or item-kNN), per query",
+    )
+    ranker_trees: int = Field(
+        50,
+        ge=1,
+        le=2000,
+        description="most trees of the learned ranker (early stopping on validation may use fewer)",
+    )
+    ranker_folds: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description=(
+            "validation carves the ranker learns from: the search's split, then each next one "
+            "carved from the previous one's fitting part"
+        ),
+    )
+    ranker_leaves: int = Field(7, ge=2, le=255, description="leaves per tree of the learned ranker")
+    ranker_learning_rate: float = Field(
+        0.05, gt=0, le=1, description="learning rate of the learned ranker"
     )
     ease_max_items: int = Field(
         4000,

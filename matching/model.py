@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.als import interaction_matrix
-from matching.base import PAD_ID, PAD_SCORE, top_n
+from matching.base import PAD_ID, PAD_SCORE, allowed_mask, top_n
 from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.foldin import FoldIn, RecentEvents
@@ -379,25 +379,24 @@ class TrainedModel:
         purpose: str,
         history: np.ndarray | None = None,
     ) -> list[Scored]:
-        """FAISS candidates, then, for a user with history, the ranking stage over them (its
-        blend was learned on such users; a cold start keeps retrieval order)."""
+        """FAISS candidates, then, for a user with history, the ranking stage over them and
+        the item-to-item candidates (its ranker was learned on such users; a cold start keeps
+        retrieval order)."""
         ranking = self.ranking if purpose == "recommend" and history is not None else None
         width = n if ranking is None else max(n, self.config.ranking.candidates)
         ids, scores = self.item_index.search(query[None, :], width, allowed, excluded)
         if ranking is not None:
-            seen = np.asarray(history, np.int64)
-            history_row = sp.csr_matrix(
-                (np.ones(len(seen), np.float32), seen, [0, len(seen)]), shape=(1, len(self.items))
-            )
             ids, scores = rank_batch(
                 ranking,
                 query[None, :],
                 self.item_vectors,
                 self.space.n_factors,
-                history_row,
+                [np.asarray(history, np.int64)],
                 ids,
                 scores,
                 n,
+                excluded=[np.asarray(excluded, np.int64)],
+                allowed=allowed_mask(allowed, len(self.items)),
             )
         rows = ids[0][ids[0] != PAD_ID]
         candidate_tags = SparseRows.take(self.tagspace.item_tags, rows)

@@ -39,7 +39,7 @@ from matching.evaluate import (
 from matching.index import VectorIndex
 from matching.model import TrainedModel
 from matching.progress import Progress, ignore_progress
-from matching.ranking import RankingStage
+from matching.ranking import Ranker, RankingStage
 from matching.recommenders import Hybrid
 from matching.search import restrict, search
 from matching.tagspace import TagSpace, build_tagspace
@@ -117,22 +117,21 @@ def _evaluate(
     config: ModelConfig,
     tags: Vocabulary | None,
     active_config: ModelConfig | None,
-) -> tuple[dict[str, Any], ModelConfig, np.ndarray | None]:
-    """(metrics, chosen config, ranking weights; None when there was no holdout to search
-    on)."""
+) -> tuple[dict[str, Any], ModelConfig, Ranker | None]:
+    """(metrics, chosen config, ranker; None when there was no holdout to search on)."""
     cfg = config.eval
-    weights: np.ndarray | None = None
+    ranker: Ranker | None = None
     metrics: dict[str, Any] = {"evaluated": False}
     train_mask, test_mask = time_holdout(snapshot.events, cfg)
     if test_mask.any() and train_mask.any():
         part = restrict(snapshot, train_mask)
         outcome = search(part, config, tags)
-        config, weights = outcome.config, outcome.weights
+        config, ranker = outcome.config, outcome.ranker
         metrics["search"] = outcome.summary(cfg.k)
         truth = interaction_matrix(
             snapshot.events.subset(test_mask), snapshot.n_users, snapshot.n_items
         )
-        candidate = build_model(part, config, weights, tags, "holdout")
+        candidate = build_model(part, config, ranker, tags, "holdout")
         metrics.update(served_metrics(candidate, truth, cfg.k, cfg.max_users, cfg.seed))
         metrics.update(evaluated=True, test_events=int(test_mask.sum()))
         if active_config is not None:
@@ -140,7 +139,7 @@ def _evaluate(
                 update={"search": active_config.search.model_copy(update={"trials": 0})}
             )
             active = search(part, as_given, tags)
-            fitted = build_model(part, active.config, active.weights, tags, "holdout-active")
+            fitted = build_model(part, active.config, active.ranker, tags, "holdout-active")
             paired = served_metrics(fitted, truth, cfg.k, cfg.max_users, cfg.seed)
             paired.pop("most_popular")
             metrics["active"] = paired
@@ -159,13 +158,13 @@ def _evaluate(
                 cfg.audience_k,
             )
             metrics.update({f"cold_{name}": value for name, value in cold_start.items()})
-    return metrics, config, weights
+    return metrics, config, ranker
 
 
 def build_model(
     snapshot: Snapshot,
     config: ModelConfig,
-    weights: np.ndarray | None,
+    ranker: Ranker | None,
     tags: Vocabulary | None,
     version: str,
     metrics: dict[str, Any] | None = None,
@@ -177,7 +176,7 @@ def build_model(
     hybrid = fitted.model
     interacted = interaction_matrix(snapshot.events, snapshot.n_users, snapshot.n_items)
     ranking = (
-        RankingStage.fit(interacted, snapshot.events, config.ranking, weights)
+        RankingStage.fit(interacted, snapshot.events, config.ranking, ranker)
         if config.ranking.enabled
         else None
     )
@@ -236,21 +235,21 @@ def train(
     report = progress or ignore_progress
     started = time.time()
     tags = previous.tagspace.tags if previous is not None else None
-    weights: np.ndarray | None = None
+    ranker: Ranker | None = None
     metrics: dict[str, Any] = {"evaluated": False}
     if evaluate:
         report("evaluate", 0.0)  # the search runs inside, on the holdout's training part
         active_config = previous.config if previous is not None else None
-        metrics, config, weights = _evaluate(snapshot, config, tags, active_config)
-    if weights is None:  # not evaluated, or no holdout: search (or learn the blend) on all
+        metrics, config, ranker = _evaluate(snapshot, config, tags, active_config)
+    if ranker is None:  # not evaluated, or no holdout: search (and learn the ranker) on all
         report("search", 0.0)
         outcome = search(snapshot, config, tags)
-        config, weights = outcome.config, outcome.weights
+        config, ranker = outcome.config, outcome.ranker
         metrics["search"] = outcome.summary(config.eval.k)
     report("fit", 0.8 if evaluate else 0.5)
     metrics["train_seconds"] = round(time.time() - started, 3)
     name = version or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return build_model(snapshot, config, weights, tags, name, _clean(metrics), report)
+    return build_model(snapshot, config, ranker, tags, name, _clean(metrics), report)
 
 
 def _times(values: list[float | None]) -> np.ndarray:

@@ -1,69 +1,86 @@
-"""The ranking stage: rescoring the candidates FAISS retrieved from the joint vectors.
+"""The ranking stage: candidates -> features -> learned ranker -> top n.
 
-One pipeline, used by serving (TrainedModel.recommend) and by evaluation (the model search
-and the gate): candidates -> features -> blend -> top n. Per (query, candidate) the features
-are
+One pipeline, used by serving (TrainedModel.recommend) and by evaluation (the model search and
+the gate), for a user with history:
 
-* retrieval: the joint inner product FAISS ranked by (CF + tag parts together),
-* cf / tag: its CF part (the ALS score) and its tag part (tag affinity), apart,
-* item_item: the sum of item-to-item scores from the user's history to the candidate: EASE
-  (Steck 2019, a dense item x item matrix) while the catalogue has at most
-  RankingConfig.ease_max_items items, a sparse top-k cosine item-kNN (implicit's) beyond,
-* popularity: log(1 + users who interacted), recency: log(1 + events in the last
-  RankingConfig.recent_days before the newest event).
-
-Each feature is standardised over one query's candidates (the blend then only has to order
-candidates of one query, not compare scales between queries), and the blend is a weight vector
-learned on the validation split by a logistic regression of "held out later" on the features;
-if that blend does not beat plain retrieval order on validation nDCG, the weights fall back
-to retrieval alone, so the stage can only help where it was measured to.
+* candidates: FAISS's top RankingConfig.candidates items by the joint inner product, and the
+  top RankingConfig.item_item_candidates items by the item-to-item score (a second source: the
+  joint vectors alone miss items an item-to-item model ranks high), same exclusions and filter;
+* features per (query, candidate), FEATURES: the joint score and its CF (ALS) and tag parts,
+  the item-to-item score — EASE (Steck 2019, a dense item x item matrix) while the catalogue
+  has at most RankingConfig.ease_max_items items, sparse top-k cosine item-kNN beyond —,
+  both scores' ranks within the query's candidates, item popularity, recent activity, age,
+  and the user's history length;
+* the ranker: a LightGBM lambdarank model learned on the validation split carved from the
+  training part (matching/ranking_fit.py), or, where it did not beat a single feature's order
+  on held-out validation users, that order (a one-hot linear weight vector).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
+import lightgbm
 import numpy as np
 import scipy.sparse as sp
-from implicit.nearest_neighbours import ItemItemRecommender, normalize
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from matching.base import PAD_ID, PAD_SCORE, chunks, mask_rows, top_n
 from matching.config import RankingConfig
 from matching.data import EventLog
 from matching.evaluate import ndcg_per_row
+from matching.item_item import fit_ease, fit_item_knn
 
-FEATURES = ("retrieval", "cf", "tag", "item_item", "popularity", "recency")
-RETRIEVAL_ONLY = np.eye(len(FEATURES), dtype=np.float32)[0]
+FEATURES = (
+    "retrieval",
+    "retrieval_rank",
+    "cf",
+    "tag",
+    "item_item",
+    "item_item_rank",
+    "item_item_share",
+    "popularity",
+    "recency",
+    "recent_share",
+    "age",
+    "history",
+)
+RETRIEVAL_ONLY = np.eye(len(FEATURES), dtype=np.float32)[FEATURES.index("retrieval")]
+ITEM_ITEM_ONLY = np.eye(len(FEATURES), dtype=np.float32)[FEATURES.index("item_item")]
 SECONDS_PER_DAY = 86_400.0
 
 
-def fit_ease(interactions: sp.csr_matrix, lam: float) -> np.ndarray:
-    """EASE's item x item weights B (zero diagonal) from binary interactions, float32."""
-    binary = sp.csr_matrix(interactions, dtype=np.float64, copy=True)
-    binary.data[:] = 1.0
-    gram = (binary.T @ binary).toarray()
-    gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
-    weights = -inverse / np.diag(inverse)
-    weights[np.diag_indices_from(weights)] = 0.0
-    return weights.astype(np.float32)
+@dataclass(slots=True)
+class Ranker:
+    """Scores candidates from their features: a LightGBM model, or a linear weight vector
+    (one-hot: one feature's order) where the model did not earn its place on validation."""
 
+    weights: np.ndarray  # (len(FEATURES),) float32, used when model is None
+    model: lightgbm.Booster | None = None
+    trees: int = 0  # the model's first trees only (while comparing counts); 0 = all
 
-def fit_item_knn(interactions: sp.csr_matrix, neighbours: int) -> sp.csr_matrix:
-    """Sparse cosine item x item similarity, `neighbours` per item, no self-similarity."""
-    binary = sp.csr_matrix(interactions, dtype=np.float32, copy=True)
-    binary.data[:] = 1.0
-    binary.sort_indices()
-    # CosineRecommender's own fit, with the normalised matrix handed over as CSR
-    model = ItemItemRecommender(K=neighbours + 1, num_threads=1)
-    model.fit(sp.csr_matrix(normalize(binary.T).T), show_progress=False)
-    similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
-    similarity.setdiag(0.0)
-    similarity.eliminate_zeros()
-    similarity.sort_indices()
-    return similarity
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """(m, C) scores of (m, C, len(FEATURES)) features."""
+        m, width, _ = features.shape
+        if self.model is None:
+            return np.asarray(features @ self.weights.astype(np.float64))
+        flat = features.reshape(m * width, features.shape[-1])
+        # one thread: serving runs many requests at once, and OpenMP start-up costs more
+        # than a few hundred rows take
+        scores = self.model.predict(flat, num_iteration=self.trees or None, num_threads=1)
+        return np.asarray(scores).reshape(m, width)
+
+    def to_bytes(self) -> np.ndarray:
+        # never empty: a zero-length array cannot be memory-mapped when the artifact loads
+        text = " " if self.model is None else self.model.model_to_string()
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+    @classmethod
+    def from_arrays(cls, weights: np.ndarray, model: np.ndarray) -> Ranker:
+        text = bytes(np.asarray(model, dtype=np.uint8)).decode("utf-8").strip()
+        booster = lightgbm.Booster(model_str=text) if text else None
+        return cls(np.asarray(weights, np.float32), booster)
 
 
 @dataclass(slots=True)
@@ -72,9 +89,13 @@ class RankingStage:
 
     item_item_dense: np.ndarray | None  # (n_items, n_items) EASE weights, or None
     item_item_sparse: sp.csr_matrix | None  # (n_items, n_items) item-kNN, or None
-    popularity: np.ndarray  # (n_items,) float32 log(1 + interacting users)
-    recency: np.ndarray  # (n_items,) float32 log(1 + recent events)
-    weights: np.ndarray  # (len(FEATURES),) float32 blend
+    # item features as shares, so that they keep their scale as the data grows:
+    popularity: np.ndarray  # (n_items,) float32 log((1 + its users) / (1 + active users))
+    recency: np.ndarray  # (n_items,) float32 log((1 + its recent events) / (1 + all recent))
+    age: np.ndarray  # (n_items,) float32 log(1 + days from its first event to the newest)
+    ranker: Ranker
+    item_item_candidates: int = 0  # the second candidate source's width
+    activity: float = 0.0  # mean log(1 + history length) of users with history
 
     @classmethod
     def fit(
@@ -82,10 +103,10 @@ class RankingStage:
         interactions: sp.csr_matrix,
         events: EventLog,
         config: RankingConfig,
-        weights: np.ndarray | None = None,
+        ranker: Ranker | None = None,
     ) -> RankingStage:
-        """Item-to-item model and item features from the training interactions; weights
-        come later (learn_weights) or are given (a procedure whose blend was learned)."""
+        """Item-to-item model and item features from the training interactions; the ranker
+        comes later (ranking_fit.learn_ranker) or is given (a procedure already learned)."""
         n_items = interactions.shape[1]
         binary = sp.csr_matrix(interactions, dtype=np.float32, copy=True)
         binary.data[:] = 1.0
@@ -97,79 +118,144 @@ class RankingStage:
                 sparse = fit_item_knn(binary, config.knn_neighbours)
         users_per_item = np.bincount(binary.indices, minlength=n_items)
         recent = np.zeros(n_items, np.float64)
+        age = np.zeros(n_items, np.float64)
         if len(events):
             newest = float(events.ts.max())
             late = events.ts >= newest - config.recent_days * SECONDS_PER_DAY
             recent = np.bincount(events.item[late], minlength=n_items).astype(np.float64)
+            first = np.full(n_items, newest)
+            np.minimum.at(first, events.item, events.ts)
+            age = np.maximum(newest - first, 0.0) / SECONDS_PER_DAY
+        lengths = np.diff(binary.indptr)
+        active = lengths[lengths > 0]
         return cls(
             item_item_dense=dense,
             item_item_sparse=sparse,
-            popularity=np.log1p(users_per_item).astype(np.float32),
-            recency=np.log1p(recent).astype(np.float32),
-            weights=(RETRIEVAL_ONLY if weights is None else weights).astype(np.float32),
+            popularity=np.log((1.0 + users_per_item) / (1.0 + len(active))).astype(np.float32),
+            recency=np.log((1.0 + recent) / (1.0 + recent.sum())).astype(np.float32),
+            age=np.log1p(age).astype(np.float32),
+            ranker=ranker or Ranker(RETRIEVAL_ONLY.copy()),
+            item_item_candidates=config.item_item_candidates,
+            activity=float(np.log1p(active).mean()) if len(active) else 0.0,
         )
 
-    def item_item(self, history: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
-        """(m, C): sum over each row's history items of their item-item score to a candidate."""
-        m, width = candidates.shape
-        safe = np.maximum(candidates, 0)
-        history = sp.csr_matrix(history, dtype=np.float32)
+    def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | sp.csr_matrix:
+        """(m, n_items): per query, the sum of its history items' item-item scores; dense for
+        EASE (a gather of the history's rows, no full product), sparse (only the items some
+        history item reaches) for item-kNN."""
         if self.item_item_dense is not None:
-            out = np.zeros((m, width), np.float32)
             dense = self.item_item_dense
-            for row in range(m):
-                seen = history.indices[history.indptr[row] : history.indptr[row + 1]]
+            out = np.zeros((len(history), dense.shape[1]), np.float32)
+            for row, seen in enumerate(history):
                 if len(seen):
-                    out[row] = np.asarray(dense[seen][:, safe[row]]).sum(axis=0)
+                    out[row] = dense[seen].sum(axis=0, dtype=np.float32)
             return out
         assert self.item_item_sparse is not None
-        reached = sp.csr_matrix(history @ self.item_item_sparse)
-        rows = np.repeat(np.arange(m), width)
-        return np.asarray(reached[rows, safe.ravel()], dtype=np.float32).reshape(m, width)
+        n_items = self.item_item_sparse.shape[0]
+        return sp.csr_matrix(_as_matrix(history, n_items) @ self.item_item_sparse)
+
+    def item_item_top(
+        self,
+        scores: np.ndarray | sp.csr_matrix,
+        excluded: list[np.ndarray],
+        allowed: np.ndarray | None,
+        count: int,
+    ) -> np.ndarray:
+        """(m, count) rows of the best item-item scores per query, its excluded rows left out
+        and only allowed ones (bool mask over items, or None for all); PAD_ID padded."""
+        n_items = scores.shape[1]
+        excluded = [_valid_rows(rows, n_items) for rows in excluded]
+        if isinstance(scores, np.ndarray):
+            masked = scores.copy()
+            for row, rows in enumerate(excluded):
+                masked[row, rows] = PAD_SCORE
+            if allowed is not None:
+                masked[:, ~allowed] = PAD_SCORE
+            return top_n(masked, count)[0]
+        out = np.full((scores.shape[0], count), PAD_ID, np.int64)
+        for row, rows in enumerate(excluded):
+            cols = scores.indices[scores.indptr[row] : scores.indptr[row + 1]]
+            vals = scores.data[scores.indptr[row] : scores.indptr[row + 1]]
+            keep = ~np.isin(cols, rows)
+            if allowed is not None:
+                keep &= allowed[cols]
+            ids, _ = top_n(vals[keep][None, :].astype(np.float32), count)
+            out[row] = np.where(ids[0] >= 0, cols[keep][np.maximum(ids[0], 0)], PAD_ID)
+        return out
 
     def features(
         self,
-        retrieval: np.ndarray,
-        cf: np.ndarray,
-        tag: np.ndarray,
-        history: sp.csr_matrix,
+        queries: np.ndarray,
+        item_vectors: np.ndarray,
+        n_factors: int,
+        item_scores: np.ndarray | sp.csr_matrix,
+        history: list[np.ndarray],
         candidates: np.ndarray,
     ) -> np.ndarray:
-        """(m, C, len(FEATURES)), each standardised over a row's valid candidates."""
+        """(m, C, len(FEATURES)) float64; padded candidates get zeros."""
+        m, width = candidates.shape
         safe = np.maximum(candidates, 0)
+        valid = candidates != PAD_ID
+        cf, tag = split_scores(queries, np.asarray(item_vectors)[safe], n_factors)
+        joint = cf + tag
+        if isinstance(item_scores, np.ndarray):
+            item_item = np.take_along_axis(item_scores, safe, axis=1)
+        else:
+            rows = np.repeat(np.arange(m), width)
+            item_item = np.asarray(item_scores[rows, safe.ravel()]).reshape(m, width)
+        scale = np.abs(np.where(valid, item_item, 0.0)).max(axis=1, keepdims=True)
+        popularity = np.asarray(self.popularity)[safe]
+        recency = np.asarray(self.recency)[safe]
+        history_size = np.log1p(np.array([len(h) for h in history], np.float64)) - self.activity
+        # Scores enter standardised within the query and as ranks: the ranker learns on
+        # models fitted on less data than the served one, whose scores have other scales.
         raw = np.stack(
             [
-                retrieval,
-                cf,
-                tag,
-                self.item_item(history, candidates),
-                np.asarray(self.popularity)[safe],
-                np.asarray(self.recency)[safe],
+                _standardised(joint, valid),
+                _ranks(joint, valid),
+                _standardised(cf, valid),
+                _standardised(tag, valid),
+                _standardised(item_item, valid),
+                _ranks(item_item, valid),
+                np.divide(item_item, scale, out=np.zeros((m, width)), where=scale > 0),
+                popularity,
+                recency,
+                recency - popularity,
+                np.asarray(self.age)[safe],
+                np.broadcast_to(history_size[:, None], (m, width)),
             ],
             axis=-1,
         ).astype(np.float64)
-        valid = (candidates != PAD_ID)[..., None]
-        count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
-        mean = np.where(valid, raw, 0.0).sum(axis=1, keepdims=True) / count
-        centred = np.where(valid, raw - mean, 0.0)
-        std = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
-        return np.divide(centred, std, out=np.zeros_like(centred), where=std > 1e-12)
+        return np.where(valid[..., None], raw, 0.0)
 
     def rank(
-        self,
-        features: np.ndarray,
-        candidates: np.ndarray,
-        n: int,
-        weights: np.ndarray | None = None,
+        self, features: np.ndarray, candidates: np.ndarray, n: int, ranker: Ranker | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top n candidates per row by the blend: (rows, scores), padded like top_n."""
-        blend = features @ (self.weights if weights is None else weights).astype(np.float64)
-        scores = np.where(candidates != PAD_ID, blend, PAD_SCORE).astype(np.float32)
+        """Top n candidates per row by the ranker: (rows, scores), padded like top_n."""
+        scored = (ranker or self.ranker).score(features)
+        scores = np.where(candidates != PAD_ID, scored, PAD_SCORE).astype(np.float32)
         order, best = top_n(scores, n)
         rows = np.where(
             order >= 0, np.take_along_axis(candidates, np.maximum(order, 0), axis=1), PAD_ID
         )
         return rows, best
+
+
+def _standardised(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each row's valid scores minus their mean over their standard deviation."""
+    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    mean = np.where(valid, scores, 0.0).sum(axis=1, keepdims=True) / count
+    centred = np.where(valid, scores - mean, 0.0)
+    std = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
+    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 1e-12)
+
+
+def _ranks(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """0 for each row's best valid candidate, 1 for the next, ...; padding ranks last."""
+    order = np.argsort(np.where(valid, -scores, np.inf), axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
+    return ranks.astype(np.float64)
 
 
 def split_scores(
@@ -179,7 +265,7 @@ def split_scores(
     queries = np.asarray(queries, dtype=np.float32)
     cf = np.einsum("mcd,md->mc", candidate_vectors[..., :n_factors], queries[:, :n_factors])
     tag = np.einsum("mcd,md->mc", candidate_vectors[..., n_factors:], queries[:, n_factors:])
-    return cf, tag
+    return cf.astype(np.float64), tag.astype(np.float64)
 
 
 def retrieve_exact(
@@ -200,60 +286,108 @@ def retrieve_exact(
     return ids, scores
 
 
+def merge_candidates(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per row, first's rows then second's rows not already there; PAD_ID padding at the end."""
+    if second.shape[1] == 0:
+        return first
+    m = first.shape[0]
+    out = np.full((m, first.shape[1] + second.shape[1]), PAD_ID, np.int64)
+    for row in range(m):
+        a = first[row][first[row] != PAD_ID]
+        b = second[row][second[row] != PAD_ID]
+        b = b[~np.isin(b, a)]
+        out[row, : len(a)] = a
+        out[row, len(a) : len(a) + len(b)] = b
+    return out
+
+
+RowSets: TypeAlias = list[np.ndarray] | sp.csr_matrix  # per query, a set of item rows
+
+
+def row_sets(rows: RowSets) -> list[np.ndarray]:
+    """Per query, its item rows as an int64 array."""
+    if isinstance(rows, list):
+        return [np.asarray(r, np.int64) for r in rows]
+    matrix = sp.csr_matrix(rows)
+    return np.split(matrix.indices.astype(np.int64), matrix.indptr[1:-1])
+
+
+def _valid_rows(rows: np.ndarray, n_items: int) -> np.ndarray:
+    rows = np.asarray(rows, np.int64)
+    return rows[(rows >= 0) & (rows < n_items)]
+
+
+def _as_matrix(rows: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """0/1 CSR with one row per query (repeats summed, then clipped)."""
+    indices = np.concatenate([_valid_rows(r, n_items) for r in rows]) if rows else np.zeros(0)
+    indptr = np.concatenate([[0], np.cumsum([len(_valid_rows(r, n_items)) for r in rows])])
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices), np.float32), indices.astype(np.int64), indptr),
+        shape=(len(rows), n_items),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+@dataclass(slots=True)
+class Candidates:
+    """One batch through the stage's first two steps: what the ranker scores."""
+
+    rows: np.ndarray  # (m, C) item rows, PAD_ID padded
+    features: np.ndarray  # (m, C, len(FEATURES))
+
+
+def gather(
+    stage: RankingStage,
+    queries: np.ndarray,
+    item_vectors: np.ndarray,
+    n_factors: int,
+    history: RowSets,
+    retrieved: np.ndarray,
+    excluded: RowSets | None = None,
+    allowed: np.ndarray | None = None,
+) -> Candidates:
+    """Candidates (retrieved ones, then the item-item source's) and their features.
+    history / excluded: per query, its history's item rows and the rows the item-item
+    source must leave out (default: the history); as lists of arrays or the rows of a CSR
+    matrix. allowed: bool mask over items, or None."""
+    history = row_sets(history)
+    item_scores = stage.item_item_scores(history)
+    extra = stage.item_item_top(
+        item_scores,
+        history if excluded is None else row_sets(excluded),
+        allowed,
+        stage.item_item_candidates,
+    )
+    rows = merge_candidates(retrieved, extra)
+    queries = np.atleast_2d(np.asarray(queries, np.float32))
+    features = stage.features(queries, item_vectors, n_factors, item_scores, history, rows)
+    return Candidates(rows, features)
+
+
 def rank_batch(
     stage: RankingStage | None,
     queries: np.ndarray,
     item_vectors: np.ndarray,
     n_factors: int,
-    history: sp.csr_matrix,
+    history: RowSets,
     candidates: np.ndarray,
     retrieval: np.ndarray,
     n: int,
+    excluded: RowSets | None = None,
+    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ranking stage over retrieved candidates (rows aligned with queries); without a
     stage, retrieval order."""
     if stage is None:
         return candidates[:, :n], retrieval[:, :n]
-    vectors = np.asarray(item_vectors)[np.maximum(candidates, 0)]
-    cf, tag = split_scores(queries, vectors, n_factors)
-    features = stage.features(retrieval, cf, tag, history, candidates)
-    return stage.rank(features, candidates, n)
+    found = gather(stage, queries, item_vectors, n_factors, history, candidates, excluded, allowed)
+    return stage.rank(found.features, found.rows, n)
 
 
-def learn_weights(
-    stage: RankingStage,
-    features: np.ndarray,
-    candidates: np.ndarray,
-    truth: sp.csr_matrix,
-    k: int,
-    seed: int = 0,
-) -> tuple[np.ndarray, float, float]:
-    """(weights, validation nDCG@k with them, with retrieval order alone).
-
-    truth: (m, n_items) held-out interactions of the same rows. A logistic regression of
-    "candidate is in the truth" on the standardised features gives the blend; it is kept
-    only when its validation nDCG beats retrieval order.
-    """
-    truth = sp.csr_matrix(truth)
-    labels = _labels(candidates, truth)
-    plain = float(
-        ndcg_per_row(stage.rank(features, candidates, k, RETRIEVAL_ONLY)[0], truth).mean()
-    )
-    useful = labels.any(axis=1) & (~labels | (candidates == PAD_ID)).any(axis=1)
-    valid = (candidates != PAD_ID) & useful[:, None]
-    if not labels[valid].any() or labels[valid].all():
-        return RETRIEVAL_ONLY.copy(), plain, plain
-    classifier = LogisticRegression(C=1.0, max_iter=500, random_state=seed)
-    classifier.fit(features[valid], labels[valid])
-    learned = classifier.coef_.ravel().astype(np.float32)
-    blended = float(ndcg_per_row(stage.rank(features, candidates, k, learned)[0], truth).mean())
-    if blended > plain:
-        return learned, blended, plain
-    return RETRIEVAL_ONLY.copy(), plain, plain
-
-
-def _labels(candidates: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
-    m, width = candidates.shape
-    rows = np.repeat(np.arange(m), width)
-    found = np.asarray(truth[rows, np.maximum(candidates, 0).ravel()]).reshape(m, width) != 0
-    return found & (candidates != PAD_ID)
+def ndcg_of(
+    stage: RankingStage, found: Candidates, truth: sp.csr_matrix, k: int, ranker: Ranker
+) -> float:
+    """Mean nDCG@k over truth's rows of the ranker's order of the candidates."""
+    return float(ndcg_per_row(stage.rank(found.features, found.rows, k, ranker)[0], truth).mean())

@@ -19,7 +19,7 @@ from matching.als import fit_als
 from matching.base import FactorRecommender, Recommender, TrainingData
 from matching.config import ALSConfig, HybridConfig
 from matching.hybrid import HybridSpace, build_hybrid, fit_tag_components
-from matching.ranking import fit_ease, fit_item_knn
+from matching.item_item import fit_ease, fit_item_knn
 
 
 def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:

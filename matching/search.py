@@ -11,15 +11,16 @@ every training run searches. The search:
 * builds the tag space of the fitting part once (no searched setting changes it);
 * runs optuna's TPE sampler (seeded) over ALS factors, regularization, alpha, iterations, the
   confidence weighting (linear, log, bm25), the decay half-life including "off", tag_share,
-  tag_dim, the ridge penalty and EASE's penalty; the given config is always trial 0, so the
-  result is never worse on validation than what was asked for;
-* scores each trial on (at most EvalConfig.max_users, a seeded sample of) the validation
-  users, exactly as it would serve: joint-vector retrieval of
-  RankingConfig.candidates items (seen ones excluded), then the ranking stage with blend weights
-  learned on the same validation rows (matching/ranking.py), nDCG@k of the top k;
-* stops after SearchConfig.trials trials or SearchConfig.seconds, whichever comes first. With
-  trials = 0 the config is used as given (the ranking blend is still learned: it is part of
-  the procedure, not a setting).
+  tag_dim and the ridge penalty; the given config is always trial 0, so the result is never
+  worse on validation than what was asked for;
+* scores each trial on (at most EvalConfig.max_users, a seeded sample of) the validation users
+  by the validation nDCG@k of its retrieval (the joint vectors' top k, seen items excluded:
+  what FAISS serves before the ranking stage);
+* stops after SearchConfig.trials trials or SearchConfig.seconds, whichever comes first;
+* then, on the chosen settings: picks EASE's penalty by EASE's own validation nDCG, and learns
+  the ranking stage's ranker on validation folds (matching/ranking_fit.py). Neither is part
+  of the seconds budget. With trials = 0 the config is used as given (the ranker is still
+  learned: it is part of the procedure, not a setting).
 """
 
 from __future__ import annotations
@@ -32,21 +33,28 @@ from typing import Any
 import numpy as np
 import optuna
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from matching.als import confidence_matrix, decay_reference, interaction_matrix
-from matching.base import TrainingData
+from matching.base import TrainingData, mask_rows, top_n
 from matching.config import ModelConfig
 from matching.data import Snapshot
-from matching.evaluate import per_user_time_split, random_split, sample_rows, time_holdout
-from matching.ranking import (
-    FEATURES,
-    RETRIEVAL_ONLY,
-    RankingStage,
-    learn_weights,
+from matching.evaluate import (
     ndcg_per_row,
-    retrieve_exact,
-    split_scores,
+    per_user_time_split,
+    random_split,
+    sample_rows,
+    time_holdout,
 )
+from matching.item_item import ease_from_gram, ease_gram
+from matching.ranking import (
+    RETRIEVAL_ONLY,
+    Ranker,
+    RankingStage,
+    gather,
+    retrieve_exact,
+)
+from matching.ranking_fit import Fold, LearnedRanker, learn_ranker
 from matching.recommenders import Hybrid
 from matching.tagspace import TagSpace, build_tagspace
 from matching.vocabulary import Vocabulary
@@ -105,26 +113,81 @@ def prepare(
     return Validation(fit, tagspace, users, seen[users], truth[users])
 
 
-def score(validation: Validation, config: ModelConfig) -> tuple[float, np.ndarray]:
-    """(validation nDCG@k, ranking blend weights) of one config, scored as it would serve."""
+def fit_trial(validation: Validation, config: ModelConfig) -> Hybrid:
+    """The hybrid model of one config on the fitting part."""
     fit = validation.fit
     reference = decay_reference(fit.events, fit.now)
     confidence = confidence_matrix(fit.events, fit.n_users, fit.n_items, config.events, reference)
-    model = Hybrid(config.als, config.hybrid).fit(TrainingData(confidence, validation.tagspace))
-    k, users = config.eval.k, validation.users
-    queries = model.user_vectors[users]
-    width = max(config.ranking.candidates, k) if config.ranking.enabled else k
-    candidates, retrieval = retrieve_exact(queries, model.item_vectors, validation.seen, width)
+    return Hybrid(config.als, config.hybrid).fit(TrainingData(confidence, validation.tagspace))
+
+
+def score(validation: Validation, config: ModelConfig) -> float:
+    """Validation nDCG@k of one config's retrieval (the joint vectors' top k, seen items
+    excluded): what the search maximises. The ranker is learned once, on the chosen config
+    (learn_stage): learning it per trial would cost more than the ALS fit it rescored."""
+    model = fit_trial(validation, config)
+    queries = model.user_vectors[validation.users]
+    top, _ = retrieve_exact(queries, model.item_vectors, validation.seen, config.eval.k)
+    return float(ndcg_per_row(top, validation.truth).mean())
+
+
+EASE_LAMBDAS = (10.0, 30.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+
+
+def choose_ease_lambda(validation: Validation, config: ModelConfig) -> float:
+    """EASE's penalty with the best validation nDCG@k of EASE's own order (one Gram matrix
+    for every penalty tried; the given one is always among them)."""
+    fit = validation.fit
+    if fit.n_items > config.ranking.ease_max_items:
+        return config.ranking.ease_lambda  # item-kNN serves: the penalty is unused
+    gram = ease_gram(interaction_matrix(fit.events, fit.n_users, fit.n_items))
+    history = sp.csr_matrix(validation.seen, dtype=np.float32)
+    history.data[:] = 1.0
+
+    def ndcg(lam: float) -> float:
+        scores = np.asarray(history @ ease_from_gram(gram, lam), dtype=np.float32)
+        mask_rows(scores, history)
+        return float(ndcg_per_row(top_n(scores, config.eval.k)[0], validation.truth).mean())
+
+    with threadpool_limits(1, "blas"):
+        candidates = sorted({*EASE_LAMBDAS, config.ranking.ease_lambda})
+        return max(candidates, key=ndcg)
+
+
+def learn_stage(
+    validation: Validation, config: ModelConfig, tags: Vocabulary | None = None
+) -> LearnedRanker:
+    """The ranker of `config`'s procedure, learned on validation folds (fold 0 the search's
+    split, each next one carved from the previous one's fitting part, matching/ranking_fit.py);
+    retrieval order when ranking is off."""
     if not config.ranking.enabled:
-        return float(ndcg_per_row(candidates, validation.truth).mean()), RETRIEVAL_ONLY.copy()
-    all_seen = interaction_matrix(fit.events, fit.n_users, fit.n_items)
-    stage = RankingStage.fit(all_seen, fit.events, config.ranking)
-    cf, tag = split_scores(queries, model.item_vectors[candidates], model.space.n_factors)
-    features = stage.features(retrieval, cf, tag, validation.seen, candidates)
-    weights, ndcg, _ = learn_weights(
-        stage, features, candidates, validation.truth, k, config.search.seed
+        return LearnedRanker(Ranker(RETRIEVAL_ONLY.copy()), "retrieval")
+    folds: list[Fold] = []
+    stage: RankingStage | None = None
+    current: Validation | None = validation
+    while current is not None and len(current.users) and len(folds) < config.ranking.ranker_folds:
+        fold_stage, fold = _fold(current, config)
+        stage = stage or fold_stage
+        folds.append(fold)
+        current = prepare(current.fit, config, tags)
+    assert stage is not None
+    return learn_ranker(stage, folds, config.ranking, config.eval.k, config.search.seed)
+
+
+def _fold(validation: Validation, config: ModelConfig) -> tuple[RankingStage, Fold]:
+    """Fit the procedure on a validation's fitting part; its users' candidates and features."""
+    fit = validation.fit
+    model = fit_trial(validation, config)
+    queries = model.user_vectors[validation.users]
+    width = max(config.ranking.candidates, config.eval.k)
+    retrieved, _ = retrieve_exact(queries, model.item_vectors, validation.seen, width)
+    stage = RankingStage.fit(
+        interaction_matrix(fit.events, fit.n_users, fit.n_items), fit.events, config.ranking
     )
-    return ndcg, weights
+    found = gather(
+        stage, queries, model.item_vectors, model.space.n_factors, validation.seen, retrieved
+    )
+    return stage, Fold(validation.users, found, validation.truth)
 
 
 def suggest(trial: optuna.Trial, given: ModelConfig) -> dict[str, Any]:
@@ -154,7 +217,6 @@ def suggest(trial: optuna.Trial, given: ModelConfig) -> dict[str, Any]:
             "hybrid.tag_dim", tuple(sorted({*TAG_DIMS, start["hybrid.tag_dim"]}))
         ),
         "hybrid.ridge_lambda": real("hybrid.ridge_lambda", 0.1, 1000.0),
-        "ranking.ease_lambda": real("ranking.ease_lambda", 10.0, 5000.0),
     }
     if params["decay"] == "on":
         params["events.half_life_days"] = real("events.half_life_days", 3.0, 1000.0)
@@ -173,7 +235,6 @@ def params_of(config: ModelConfig) -> dict[str, Any]:
         "hybrid.tag_share": config.hybrid.tag_share,
         "hybrid.tag_dim": config.hybrid.tag_dim,
         "hybrid.ridge_lambda": config.hybrid.ridge_lambda,
-        "ranking.ease_lambda": config.ranking.ease_lambda,
     }
     if config.events.half_life_days is not None:
         params["events.half_life_days"] = config.events.half_life_days
@@ -199,10 +260,11 @@ def apply(config: ModelConfig, params: dict[str, Any]) -> ModelConfig:
 @dataclass(slots=True)
 class SearchOutcome:
     config: ModelConfig  # the chosen settings (the given ones when nothing was searched)
-    weights: np.ndarray  # the ranking blend learned on validation
-    validation_ndcg: float | None
+    ranker: Ranker  # the ranking stage's ranker, learned on validation
+    validation_ndcg: float | None  # the chosen config's retrieval on validation
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    ranking: dict[str, Any] = field(default_factory=dict)  # LearnedRanker.summary()
 
     def summary(self, k: int) -> dict[str, Any]:
         """What is stored with the model version and printed by `tagmatch train`."""
@@ -210,8 +272,12 @@ class SearchOutcome:
             "trials": len(self.trials),
             "seconds": round(self.seconds, 2),
             f"validation_ndcg@{k}": self.validation_ndcg,
-            "chosen": params_of(self.config),
-            "ranking_weights": dict(zip(FEATURES, map(float, self.weights), strict=True)),
+            "chosen": {
+                **params_of(self.config),
+                "ranking.ease_lambda": self.config.ranking.ease_lambda,
+            },
+            "ranking": self.ranking,
+            "ranking_weights": self.ranking.get("weights", {}),
             "trial_scores": self.trials,
         }
 
@@ -219,19 +285,35 @@ class SearchOutcome:
 def search(
     snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None
 ) -> SearchOutcome:
-    """Search within config.search's budget (module docstring)."""
+    """Search within config.search's budget, then learn the ranker (module docstring)."""
     started = time.monotonic()
     validation = prepare(snapshot, config, tags)
     if validation is None or len(validation.users) == 0:
-        return SearchOutcome(config, RETRIEVAL_ONLY.copy(), None)
+        return SearchOutcome(config, Ranker(RETRIEVAL_ONLY.copy()), None)
+    trials: list[dict[str, Any]] = []
     if config.search.trials == 0:
-        ndcg, weights = score(validation, config)
-        return SearchOutcome(config, weights, ndcg, seconds=time.monotonic() - started)
+        ndcg = score(validation, config)
+    else:
+        config, ndcg, trials = _optimise(validation, config, started)
+        if config.ranking.enabled:
+            lam = choose_ease_lambda(validation, config)
+            config = config.model_copy(
+                update={"ranking": config.ranking.model_copy(update={"ease_lambda": lam})}
+            )
+    learned = learn_stage(validation, config, tags)
+    return SearchOutcome(
+        config, learned.ranker, ndcg, trials, time.monotonic() - started, learned.summary()
+    )
+
+
+def _optimise(
+    validation: Validation, config: ModelConfig, started: float
+) -> tuple[ModelConfig, float, list[dict[str, Any]]]:
+    """optuna over the search space: (chosen config, its validation nDCG, every trial)."""
 
     def objective(trial: optuna.Trial) -> float:
         trial_started = time.monotonic()
-        ndcg, weights = score(validation, apply(config, suggest(trial, config)))
-        trial.set_user_attr("weights", [float(w) for w in weights])
+        ndcg = score(validation, apply(config, suggest(trial, config)))
         trial.set_user_attr("seconds", round(time.monotonic() - trial_started, 3))
         return ndcg
 
@@ -262,12 +344,5 @@ def search(
     if not completed:
         raise RuntimeError("model search: no trial completed")
     best = max(completed, key=lambda t: (t.value, -t.number))
-    chosen = apply(config, best.params)
     log.info("model search chose trial %d of %d: %s", best.number, len(trials), best.params)
-    return SearchOutcome(
-        chosen,
-        np.asarray(best.user_attrs["weights"], np.float32),
-        float(best.value) if best.value is not None else None,
-        trials,
-        time.monotonic() - started,
-    )
+    return apply(config, best.params), float(best.value or 0.0), trials

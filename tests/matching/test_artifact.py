@@ -38,7 +38,10 @@ def test_round_trip_answers_the_same(tmp_path, artifact_model):
     assert _mapped(loaded.item_vectors) and type(loaded.item_vectors) is np.ndarray
     assert loaded.ranking is not None and artifact_model.ranking is not None
     assert loaded.ranking.item_item_dense is not None and _mapped(loaded.ranking.item_item_dense)
-    assert np.array_equal(loaded.ranking.weights, artifact_model.ranking.weights)
+    assert np.array_equal(loaded.ranking.ranker.weights, artifact_model.ranking.ranker.weights)
+    assert np.array_equal(
+        loaded.ranking.ranker.to_bytes(), artifact_model.ranking.ranker.to_bytes()
+    )
     assert (loaded.version, loaded.digest) == ("a1", CONFIG.digest())
     assert loaded.config == CONFIG and loaded.counts == artifact_model.counts
     for user in ("u0", "u88", "nobody"):

@@ -19,8 +19,19 @@ from matching.config import (
 )
 from matching.evaluate import time_holdout
 from matching.foldin import RecentEvents
+from matching.item_item import fit_ease
 from matching.pipeline import train
-from matching.ranking import RETRIEVAL_ONLY, RankingStage, fit_ease, rank_batch
+from matching.ranking import (
+    FEATURES,
+    ITEM_ITEM_ONLY,
+    RETRIEVAL_ONLY,
+    Candidates,
+    Ranker,
+    RankingStage,
+    gather,
+    rank_batch,
+)
+from matching.ranking_fit import Fold, learn_ranker
 from matching.search import apply, params_of, search, validation_split
 
 BASE = ModelConfig(
@@ -31,11 +42,14 @@ BASE = ModelConfig(
 )
 
 
-def test_budget_zero_uses_the_config_as_given_and_still_learns_the_blend(engine_planted):
+def test_budget_zero_uses_the_config_as_given_and_still_learns_the_ranker(engine_planted):
     given = BASE.model_copy(update={"search": SearchConfig(trials=0)})
     outcome = search(engine_planted.snapshot, given)
     assert outcome.config == given and outcome.trials == []
-    assert outcome.validation_ndcg is not None and outcome.weights.shape == (6,)
+    assert outcome.validation_ndcg is not None
+    assert outcome.ranking["ranker"] in {"lambdarank", "retrieval", "item_item"}
+    assert set(outcome.ranking["check_ndcg"]) >= {"retrieval", "item_item"}
+    assert outcome.ranker.weights.shape == (len(FEATURES),)
 
 
 def test_search_is_seeded_starts_from_the_given_config_and_keeps_the_best(engine_planted):
@@ -104,7 +118,7 @@ def test_retrieval_only_weights_keep_faiss_order(engine_planted):
     assert plain.ranking is None
     events = engine_planted.snapshot.events
     interactions = interaction_matrix(events, plain.seen.shape[0], plain.seen.shape[1])
-    stage = RankingStage.fit(interactions, events, RankingConfig(), RETRIEVAL_ONLY)
+    stage = RankingStage.fit(interactions, events, RankingConfig(), Ranker(RETRIEVAL_ONLY))
     row = plain.users.index("u3")
     seen = plain.interacted_items(row)
     query = np.asarray(plain.user_vectors[row])[None, :]
@@ -148,3 +162,85 @@ def test_fold_in_decays_and_weights_as_training_did(engine_planted, weighting, h
         trained = np.asarray(model.user_vectors[row])
         cosine = folded.query @ trained / np.linalg.norm(folded.query) / np.linalg.norm(trained)
         assert cosine > 0.999
+
+
+@pytest.mark.parametrize("ease_max_items", [4000, 10])  # EASE, then sparse item-kNN
+def test_item_item_candidates_join_retrievals_within_the_same_exclusions(
+    engine_planted, ease_max_items
+):
+    """The second candidate source: the item-item top k beside FAISS's, never an excluded or
+    filtered-out item, and the ranker sees every one of them."""
+    config = BASE.model_copy(update={"ranking": RankingConfig(ease_max_items=ease_max_items)})
+    model = train(engine_planted.snapshot, config, version="v-cand", evaluate=False)
+    stage = model.ranking
+    assert stage is not None
+    n_items = len(model.items)
+    row = model.users.index("u5")
+    seen = model.interacted_items(row)
+    history = sp.csr_matrix(
+        (np.ones(len(seen), np.float32), seen, [0, len(seen)]), shape=(1, n_items)
+    )
+    query = np.asarray(model.user_vectors[row])[None, :]
+    allowed = np.ones(n_items, bool)
+    allowed[::4] = False  # a filter: every fourth item is not allowed
+    retrieved, _ = model.item_index.search(query, 5, np.flatnonzero(allowed), seen)
+    found = gather(
+        stage, query, model.item_vectors, model.space.n_factors, history, retrieved,
+        history, allowed,
+    )  # fmt: skip
+    rows = found.rows[0][found.rows[0] >= 0]
+    assert rows[: len(retrieved[0])].tolist() == retrieved[0].tolist()
+    matrix = stage.item_item_dense
+    if matrix is None:
+        assert stage.item_item_sparse is not None
+        matrix = stage.item_item_sparse.toarray()
+    scores = np.asarray(matrix)[seen].sum(axis=0)
+    reached = scores != 0 if stage.item_item_dense is None else np.ones(n_items, bool)
+    scores[~reached] = -np.inf  # the sparse source proposes only items it reaches
+    scores[seen] = -np.inf
+    scores[~allowed] = -np.inf
+    best = np.argsort(-scores, kind="stable")[: stage.item_item_candidates]
+    best = best[np.isfinite(scores[best])]
+    assert set(best.tolist()) <= set(rows.tolist())
+    assert not set(rows.tolist()) & set(seen.tolist()) and allowed[rows].all()
+    assert len(set(rows.tolist())) == len(rows) and found.features.shape[-1] == len(FEATURES)
+    served = model.recommend("u5", 10, allowed_item_rows=np.flatnonzero(allowed)).items
+    assert served and allowed[model.item_rows([s.id for s in served])].all()
+
+
+def _fold_where_a_feature_pair_decides(seed: int, users: int = 300, width: int = 40) -> Fold:
+    """Candidates whose truth is "popularity high AND item_item high": neither single order
+    finds it, a learned ranker can."""
+    rng = np.random.default_rng(seed)
+    rows = np.stack([rng.permutation(500)[:width] for _ in range(users)])
+    features = rng.normal(size=(users, width, len(FEATURES)))
+    pop, item = FEATURES.index("popularity"), FEATURES.index("item_item")
+    good = (features[..., pop] > 0.8) & (features[..., item] > 0.8)
+    user_rows, cols = np.nonzero(good)
+    truth = sp.csr_matrix(
+        (np.ones(len(user_rows)), (user_rows, rows[user_rows, cols])), shape=(users, 500)
+    )
+    return Fold(np.arange(users), Candidates(rows, features), truth)
+
+
+def test_the_learned_ranker_is_kept_only_where_it_beats_single_orders():
+    stage = RankingStage(None, None, np.zeros(1), np.zeros(1), np.zeros(1), Ranker(RETRIEVAL_ONLY))
+    config = RankingConfig(ranker_trees=50)
+    learned = learn_ranker(stage, [_fold_where_a_feature_pair_decides(1)], config, 10)
+    assert learned.chosen == "lambdarank" and learned.ranker.model is not None
+    scores = learned.check_ndcg
+    assert scores["lambdarank"] > max(scores["retrieval"], scores["item_item"]) + 0.1
+    assert learned.summary()["weights"]["popularity"] > 0.1
+
+    # truth that is exactly the item-item order: no learned model can beat it, so it is kept
+    fold = _fold_where_a_feature_pair_decides(2)
+    item = fold.found.features[..., FEATURES.index("item_item")]
+    top = np.argsort(-item, axis=1)[:, :3]
+    users = np.repeat(np.arange(len(item)), 3)
+    truth = sp.csr_matrix(
+        (np.ones(users.size), (users, np.take_along_axis(fold.found.rows, top, 1).ravel())),
+        shape=fold.truth.shape,
+    )
+    plain = learn_ranker(stage, [Fold(fold.users, fold.found, truth)], config, 10)
+    assert plain.chosen == "item_item" and plain.ranker.model is None
+    assert np.array_equal(plain.ranker.weights, ITEM_ITEM_ONLY)
