@@ -165,15 +165,21 @@ class LiveState:
                 erasures = freshness.erasures_since(session, self._erasures_since)
                 users = freshness.users_changed(session, self._users_since)
                 items = freshness.items_changed(session, self._items_since)
+                first_read = self._after_pk is None
                 events = freshness.events_outside_snapshot(
                     session,
                     self.snapshot_at,
                     after_pk=self._after_pk,
                     pending=[(lo, hi) for lo, hi, _ in self._pending],
                 )
+                bounds = (
+                    freshness.event_id_bounds(session, started - self.margin)
+                    if first_read
+                    else None
+                )
             self.rows_read += len(erasures) + len(users) + len(items) + len(events)
             changed = self._apply_items(items) | self._apply_users(users)
-            changed |= self._apply_erasures(erasures) | self._apply_events(events, mono, started)
+            changed |= self._apply_erasures(erasures) | self._apply_events(events, mono, bounds)
             # Ids matter only where a read may return them again: the pending ranges.
             lowest = min((lo for lo, _, _ in self._pending), default=None)
             self._applied = {pk for pk in self._applied if lowest is not None and pk >= lowest}
@@ -242,22 +248,27 @@ class LiveState:
             changed = True
         return changed
 
-    def _apply_events(self, events: list[EventRow], mono: float, started: datetime) -> bool:
+    def _apply_events(
+        self, events: list[EventRow], mono: float, bounds: tuple[int, int] | None
+    ) -> bool:
+        """`bounds`: on the first read, (newest id, floor) from freshness.event_id_bounds."""
         new = [e for e in events if e.pk not in self._applied]
-        before = self._after_pk
-        top = max((e.pk for e in events), default=before if before is not None else 0)
-        if before is not None:
-            self._track_gaps(before, top, {e.pk for e in events}, mono)
-        elif events:
-            # The first read: a write in flight during it may still commit below `top`. It
-            # began inside the margin (no transaction outlives the statement timeout, far
-            # shorter), so its id is above every row received before that: only the gaps
-            # above those are asked for again. Not the whole range: after a bulk load and a
-            # training run that would re-read the whole load on every poll for `margin`.
-            older = [e.pk for e in events if e.ingested_at < started - self.margin]
-            floor = max(older) if older else events[0].pk - 1
-            self._track_gaps(floor, top, {e.pk for e in events}, mono)
-        self._after_pk = max(top, before or 0)
+        got = {e.pk for e in events}
+        if bounds is None:
+            before = self._after_pk if self._after_pk is not None else 0
+            top = max(got, default=before)
+            self._track_gaps(before, top, got, mono)
+        else:
+            # The first read. Its watermark is the newest id, even when no row came back: a
+            # watermark left at 0 would make every later poll scan the whole table. A write
+            # still in flight began inside the margin, so its id is above `floor` (the
+            # newest received before the margin): ids above it that did not come back are
+            # asked for again; the rows below it are not. After a bulk load and a training
+            # run, re-asking for the whole range would re-read the load on every poll.
+            newest, floor = bounds
+            top = max(newest, max(got, default=0))
+            self._track_gaps(min(floor, top), top, got, mono)
+        self._after_pk = max(top, self._after_pk or 0)
         for event in new:
             self._applied.add(event.pk)
             erased_at = self._erased_at.get(person_ref(event.user_id)) if self._erased_at else None

@@ -155,6 +155,20 @@ def events_outside_snapshot(
     return [EventRow(*row) for row in session.execute(query.order_by(Event.pk))]
 
 
+def event_id_bounds(session: Session, received_before: datetime) -> tuple[int, int]:
+    """(the newest event id, the id of the newest event received before `received_before`),
+    0 where there is none: where a first read of the events may put its watermark, and
+    below which no write still in flight can have its id. Both by index, not a scan."""
+    newest = session.scalar(select(func.max(Event.pk)))
+    floor = session.scalar(
+        select(Event.pk)
+        .where(Event.ingested_at < received_before)
+        .order_by(Event.ingested_at.desc())
+        .limit(1)
+    )
+    return int(newest or 0), int(floor or 0)
+
+
 def _weights(tags: Any) -> dict[str, float]:
     return {str(tag): float(weight) for tag, weight in (tags or {}).items()}
 

@@ -161,3 +161,37 @@ def test_a_load_just_before_training_is_read_once_after_the_swap(
             for pk, stamp in stamps.items():
                 connection.execute(update(Event).where(Event.pk == pk).values(ingested_at=stamp))
         engine.dispose()
+
+
+def test_a_first_read_with_nothing_new_still_moves_the_watermark(
+    served: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When nothing is outside the snapshot, later polls ask only for ids above the newest
+    one: a watermark left at 0 made every poll scan the whole event table."""
+    asked: list[int | None] = []
+    read_events = freshness.events_outside_snapshot
+    this_thread = threading.current_thread()
+
+    def recorded(*args: Any, **kwargs: Any) -> list[Any]:
+        if threading.current_thread() is this_thread:
+            asked.append(kwargs["after_pk"])
+        return read_events(*args, **kwargs)
+
+    monkeypatch.setattr(freshness, "events_outside_snapshot", recorded)
+    model: TrainedModel = served.app.state.model_holder.current  # type: ignore[attr-defined]
+    long_before = datetime.fromtimestamp(model.snapshot_time, UTC) - timedelta(hours=1)
+    engine = create_db_engine(world.settings.database_url)
+    stamps = {}
+    try:
+        with engine.begin() as connection:
+            stamps = dict(connection.execute(select(Event.pk, Event.ingested_at)).all())
+            connection.execute(update(Event).values(ingested_at=long_before))
+        live, opener = _live(served, world)
+        live.poll(opener)
+        live.poll(opener)
+        assert asked[0] is None and asked[1] is not None and asked[1] >= max(stamps)
+    finally:
+        with engine.begin() as connection:  # the shared world as it was
+            for pk, stamp in stamps.items():
+                connection.execute(update(Event).where(Event.pk == pk).values(ingested_at=stamp))
+        engine.dispose()
