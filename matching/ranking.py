@@ -179,8 +179,11 @@ class RankingStage:
             keep = ~np.isin(cols, rows)
             if allowed is not None:
                 keep &= allowed[cols]
+            reached = cols[keep]
+            if len(reached) == 0:  # the history reaches nothing eligible: padding only
+                continue
             ids, _ = top_n(vals[keep][None, :].astype(np.float32), count)
-            out[row] = np.where(ids[0] >= 0, cols[keep][np.maximum(ids[0], 0)], PAD_ID)
+            out[row] = np.where(ids[0] >= 0, reached[np.maximum(ids[0], 0)], PAD_ID)
         return out
 
     def features(

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from matching import pipeline
 from matching.als import interaction_matrix
+from matching.base import PAD_ID
 from matching.config import (
     ALSConfig,
     EvalConfig,
@@ -244,3 +245,24 @@ def test_the_learned_ranker_is_kept_only_where_it_beats_single_orders():
     plain = learn_ranker(stage, [Fold(fold.users, fold.found, truth)], config, 10)
     assert plain.chosen == "item_item" and plain.ranker.model is None
     assert np.array_equal(plain.ranker.weights, ITEM_ITEM_ONLY)
+
+
+def test_sparse_item_item_top_pads_a_history_that_reaches_nothing(engine_planted):
+    """Item-kNN (catalogues above ease_max_items): a user whose history reaches no eligible
+    item (all excluded, or nothing filtered in) gets padding, not an error that stops the
+    training run's ranker folds."""
+    config = BASE.model_copy(update={"ranking": RankingConfig(ease_max_items=10)})
+    model = train(engine_planted.snapshot, config, version="v-knn", evaluate=False)
+    stage = model.ranking
+    assert stage is not None and stage.item_item_sparse is not None
+    n_items = len(model.items)
+    seen = model.interacted_items(model.users.index("u5"))
+    scores = stage.item_item_scores([seen, np.zeros(0, np.int64)])
+    reached = np.asarray(scores[0].toarray()).ravel() != 0
+    everything = np.arange(n_items)
+    top = stage.item_item_top(scores, [everything, everything], None, 4)
+    assert (top == PAD_ID).all()
+    nothing_allowed = stage.item_item_top(scores, [seen, seen], np.zeros(n_items, bool), 4)
+    assert (nothing_allowed == PAD_ID).all()
+    some = stage.item_item_top(scores, [seen, seen], None, 4)
+    assert reached.any() and (some[0] != PAD_ID).any() and (some[1] == PAD_ID).all()
