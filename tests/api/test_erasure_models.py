@@ -30,6 +30,18 @@ from matching.artifact import load_model
 from matching.erasure import TOMBSTONE_PREFIX
 
 
+def add_person(client: TestClient, world: World, person: str) -> None:
+    """Six click events of `person` on the first six items, a day ago."""
+    items = [item.id for item in world.catalogue.items[:6]]
+    start = datetime.now(UTC) - timedelta(days=1)
+    events = [
+        {"id": f"{person}-{n}", "user_id": person, "item_id": item, "type": "click",
+         "ts": (start + timedelta(minutes=n)).isoformat()}
+        for n, item in enumerate(items)
+    ]  # fmt: skip
+    assert client.post("/v1/events", json={"events": events}).status_code == 200
+
+
 @pytest.fixture
 def client(fresh_world: World) -> Iterator[TestClient]:
     with TestClient(create_app(fresh_world.settings)) as test_client:
@@ -70,14 +82,7 @@ def test_after_erasure_and_a_training_run_the_id_is_nowhere(
     client: TestClient, fresh_world: World
 ) -> None:
     person = "erase-me-7f3a9c"  # an id no other id contains, so a byte search is exact
-    items = [item.id for item in fresh_world.catalogue.items[:6]]
-    start = datetime.now(UTC) - timedelta(days=1)
-    events = [
-        {"id": f"{person}-{n}", "user_id": person, "item_id": item, "type": "click",
-         "ts": (start + timedelta(minutes=n)).isoformat()}
-        for n, item in enumerate(items)
-    ]  # fmt: skip
-    assert client.post("/v1/events", json={"events": events}).status_code == 200
+    add_person(client, fresh_world, person)
     with_person = run_training(fresh_world.settings, force=True).version
     model_dir = fresh_world.settings.model_dir
     assert files_holding(model_dir, person) == [model_dir / with_person / "users.json"]

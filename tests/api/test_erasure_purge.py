@@ -8,14 +8,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
-from test_erasure_models import erase_in_store, files_holding, store_dump
+from test_erasure_models import add_person, erase_in_store, files_holding, store_dump
 from trained_world import World
 
 from api.app import create_app
@@ -41,17 +41,6 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.05)
 
 
-def add_person(client: TestClient, world: World, person: str = PERSON) -> None:
-    items = [item.id for item in world.catalogue.items[:6]]
-    start = datetime.now(UTC) - timedelta(days=1)
-    events = [
-        {"id": f"{person}-{n}", "user_id": person, "item_id": item, "type": "click",
-         "ts": (start + timedelta(minutes=n)).isoformat()}
-        for n, item in enumerate(items)
-    ]  # fmt: skip
-    assert client.post("/v1/events", json={"events": events}).status_code == 200
-
-
 def answers(client: TestClient, world: World) -> dict[str, Any]:
     """What serving says to others: recommendations for warm users, an item's audience."""
     out: dict[str, Any] = {}
@@ -72,7 +61,7 @@ def test_delete_purges_every_version_the_served_one_included(
     settings = fresh_world.settings.model_copy(update={"log_level": "INFO"})
     model_dir = settings.model_dir
     with TestClient(create_app(settings)) as client:
-        add_person(client, fresh_world)
+        add_person(client, fresh_world, PERSON)
         older = run_training(settings, force=True).version
         served = run_training(settings, force=True).version
         assert client.app.state.model_holder.refresh()  # type: ignore[attr-defined]
