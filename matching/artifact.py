@@ -26,6 +26,7 @@ from matching.hybrid import HybridSpace, RidgeProjection
 from matching.index import VectorIndex
 from matching.manifest import FORMAT_VERSION, MANIFEST, IncompleteArtifact, read_manifest
 from matching.model import TrainedModel
+from matching.precomputed import PrecomputedAnswers
 from matching.ranking import Ranker, RankingStage
 from matching.sparse_rows import RowLists
 from matching.tagspace import tagspace_from_arrays, tagspace_to_arrays
@@ -77,6 +78,8 @@ def _arrays(model: TrainedModel) -> dict[str, np.ndarray]:
     }
     arrays.update({f"tagspace.{k}": v for k, v in tagspace_to_arrays(model.tagspace).items()})
     arrays.update(_ranking_arrays(model.ranking))
+    if model.precomputed is not None:
+        arrays.update(model.precomputed.arrays())
     return {name: np.asarray(value) for name, value in arrays.items()}
 
 
@@ -269,6 +272,7 @@ def load_model(directory: Path, mmap: bool = True) -> TrainedModel:
         ),
         metrics=manifest.get("metrics", {}),
         ranking=_ranking_stage(arrays, len(items)),
+        precomputed=PrecomputedAnswers.from_arrays(arrays, len(users), len(items)),
     )
     use_stored_serving_caches(model, arrays)
     return model

@@ -51,6 +51,7 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         return ids, best
     if k < width:
         cand = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        _lowest_at_the_cut(scores, cand, k)
     else:
         cand = np.broadcast_to(np.arange(width), (m, width))
     cand_scores = np.take_along_axis(scores, cand, axis=1)
@@ -61,6 +62,18 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     ids[:, :k] = np.where(valid, cand, PAD_ID)
     best[:, :k] = np.where(valid, cand_scores, PAD_SCORE)
     return ids, best
+
+
+def _lowest_at_the_cut(scores: np.ndarray, cand: np.ndarray, k: int) -> None:
+    """Where scores tie across the cut, keep the lowest columns (argpartition keeps arbitrary
+    ones): then the best n are the first n of the best k > n, which answers stored longer
+    and cut at serving rely on (matching/precomputed.py)."""
+    kth = np.take_along_axis(scores, cand, axis=1).min(axis=1)
+    tied = np.isfinite(kth) & ((scores >= kth[:, None]).sum(axis=1) > k)
+    for row in np.flatnonzero(tied).tolist():
+        above = np.flatnonzero(scores[row] > kth[row])
+        at = np.flatnonzero(scores[row] == kth[row])[: k - len(above)]
+        cand[row] = np.concatenate([above, at])
 
 
 def chunks(n_rows: int, width: int) -> Iterator[slice]:

@@ -281,6 +281,32 @@ class RankingConfig(_Section):
     )
 
 
+class ServingConfig(_Section):
+    """Answers computed at training for the per-page-view calls (matching/precomputed.py)."""
+
+    precomputed_items: int = Field(
+        50,
+        ge=0,
+        le=1000,
+        description="recommendations stored per warm user at training, through the serving path "
+        "(seen items excluded); a call without filters and without events since the snapshot "
+        "reads them instead of ranking; 0 switches the stored lists off",
+    )
+    precomputed_users: int = Field(
+        200,
+        ge=0,
+        le=10_000,
+        description="audience stored per item at training (seen users excluded); an audience "
+        "call without segment or tag filter reads it; 0 switches the stored lists off",
+    )
+    precomputed_max_users: int = Field(
+        200_000,
+        ge=0,
+        description="warm users, at most, whose recommendations are stored (the most active: "
+        "longest history first); the others are answered online",
+    )
+
+
 class ModelConfig(_Section):
     events: EventConfig = Field(default_factory=EventConfig)
     tags: TagConfig = Field(default_factory=TagConfig)
@@ -290,6 +316,7 @@ class ModelConfig(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
 
     def digest(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)

@@ -1,11 +1,13 @@
 """Erasing users from a saved model version, in place.
 
 A version names its users in `users.json` (row -> id) and holds one vector per user in
-`user_vectors.npy`. Erasing a user replaces their id by a tombstone and zeroes their vector
-and consent; the row stays, so every other array keeps its numbering. Each file is rewritten
-to a sibling temp file, fsynced and renamed over the old one: a process that memory-mapped
-the old file keeps reading it, and a crash leaves each file either old or new. The vocabulary
-goes last, so a crash before it leaves the id findable and the next purge does the row again.
+`user_vectors.npy`. Erasing a user replaces their id by a tombstone, zeroes their vector and
+consent, and blanks their stored recommendations and their places in stored audiences
+(matching/precomputed.py); the row stays, so every other array keeps its numbering. Each file
+is rewritten to a sibling temp file, fsynced and renamed over the old one: a process that
+memory-mapped the old file keeps reading it, and a crash leaves each file either old or new.
+The vocabulary goes last, so a crash before it leaves the id findable and the next purge does
+the row again.
 
 What stays: the user's other rows (the FAISS copy of the vectors in `users.faiss`, tag weights,
 event and interaction rows). They are numbered, not named, so with the id gone they point at
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from matching import precomputed
+from matching.base import PAD_ID, PAD_SCORE
 from matching.manifest import read_manifest
 
 # The API and the importers refuse '/' in ids (api.schemas.common.ID_PATTERN), so no tombstone
@@ -67,6 +71,33 @@ def _rewrite_rows(path: Path, rows: list[int], value: float | bool) -> None:
     _replace(path, lambda temp: np.save(temp, array, allow_pickle=False))
 
 
+def _erase_precomputed(directory: Path, rows: list[int]) -> None:
+    """The users' stored recommendations (matching/precomputed.py) blanked and unlinked, and
+    their rows blanked out of every stored audience. Each step is idempotent: a purge cut
+    short is redone whole by the next."""
+    slot_path = directory / precomputed.file_name(precomputed.USER_SLOT)
+    if not slot_path.exists():  # a version saved without stored answers
+        return
+    slots = np.load(slot_path, allow_pickle=False)
+    held = slots[rows]
+    held = [int(slot) for slot in held[held >= 0]]
+    if held:
+        _rewrite_rows(directory / precomputed.file_name(precomputed.USER_ITEMS), held, PAD_ID)
+        _rewrite_rows(
+            directory / precomputed.file_name(precomputed.USER_SCORES), held, float(PAD_SCORE)
+        )
+    users_path = directory / precomputed.file_name(precomputed.ITEM_USERS)
+    audiences = np.load(users_path, allow_pickle=False)
+    hit = np.isin(audiences, rows)
+    if hit.any():
+        scores_path = directory / precomputed.file_name(precomputed.ITEM_USER_SCORES)
+        scores = np.load(scores_path, allow_pickle=False)
+        audiences[hit], scores[hit] = PAD_ID, PAD_SCORE
+        _replace(scores_path, lambda temp: np.save(temp, scores, allow_pickle=False))
+        _replace(users_path, lambda temp: np.save(temp, audiences, allow_pickle=False))
+    _rewrite_rows(slot_path, rows, PAD_ID)
+
+
 def erase_users_from_version(directory: Path, is_erased: Callable[[str], bool]) -> int:
     """Tombstone every user of the version at `directory` for whom `is_erased(id)` holds;
     returns how many rows were erased (0: nothing rewritten)."""
@@ -79,6 +110,7 @@ def erase_users_from_version(directory: Path, is_erased: Callable[[str], bool]) 
         return 0
     _rewrite_rows(directory / "user_vectors.npy", rows, 0.0)
     _rewrite_rows(directory / "user_consent.npy", rows, False)
+    _erase_precomputed(directory, rows)
     for row in rows:
         ids[row] = tombstone(row)
     replace_file(users_path, json.dumps(ids, ensure_ascii=False))

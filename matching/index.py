@@ -28,6 +28,7 @@ is re-run exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
@@ -162,6 +163,24 @@ class VectorIndex:
             rows = None if eligible is None else np.flatnonzero(eligible)
             ids[short], scores[short] = self.exact(queries[short], k, rows)
         return _pad(ids, scores, n)
+
+    def search_each(
+        self,
+        queries: np.ndarray,
+        n: int,
+        excluded: Sequence[np.ndarray],
+        allowed: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """search() for each query with its own excluded rows, one query per FAISS call:
+        FAISS takes one id filter per call, and a one-query call is what serving runs (a
+        batch of 20 or more goes through BLAS, whose rounding differs), so answers computed
+        ahead (matching/precomputed.py) are the very floats an online call returns."""
+        queries = np.atleast_2d(queries)
+        ids = np.full((len(queries), n), PAD_ID, np.int64)
+        scores = np.full((len(queries), n), PAD_SCORE, np.float32)
+        for i, (query, rows) in enumerate(zip(queries, excluded, strict=True)):
+            ids[i], scores[i] = (part[0] for part in self.search(query[None, :], n, allowed, rows))
+        return ids, scores
 
     def exact(
         self, queries: np.ndarray, n: int, rows: np.ndarray | None = None

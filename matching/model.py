@@ -23,6 +23,7 @@ from matching.data import EventLog
 from matching.foldin import FoldIn, RecentEvents
 from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
 from matching.index import VectorIndex
+from matching.precomputed import PrecomputedAnswers
 from matching.ranking import RankingStage, rank_batch
 from matching.sparse_rows import RowLists, SparseRows
 from matching.tagspace import TagSpace
@@ -72,6 +73,7 @@ class TrainedModel:
     events: EventLog  # the snapshot's events: segment rules count behaviour over windows
     metrics: dict[str, Any] = field(default_factory=dict)
     ranking: RankingStage | None = None  # rescoring of recommend's candidates (ranking.py)
+    precomputed: PrecomputedAnswers | None = None  # answers stored at training (precomputed.py)
     # The serving caches below are derived from the fields above. A loaded artifact supplies
     # them memory-mapped (matching.artifact writes them at save time), so N worker processes
     # share one copy in the page cache; a model fresh from training builds them on first use.
@@ -314,13 +316,56 @@ class TrainedModel:
             excluded = np.concatenate([excluded, self.interacted_users(item_row)])
         ids, scores = self.user_index.search(query[None, :], n, allowed_user_rows, excluded)
         rows = ids[0][ids[0] != PAD_ID]
-        reasons = self._reasons(
-            query, query_tags, self.user_vectors, self.user_tags(rows), rows, "audience"
-        )
-        return [
-            Scored(self.users.id(int(r)), float(s), why)
-            for r, s, why in zip(rows, scores[0][: len(rows)], reasons, strict=True)
-        ]
+        return self._scored(query, query_tags, rows, scores[0][: len(rows)], "audience")
+
+    # ---- the same answers, read from what training stored (matching/precomputed.py) ------
+    def recommend_precomputed(
+        self,
+        user_id: str,
+        n: int,
+        *,
+        available: np.ndarray | None = None,
+        exclude_item_ids: Iterable[str] = (),
+    ) -> Recommendations | None:
+        """recommend(user_id, n, exclude_seen=True) for a warm user with no event since the
+        snapshot and no filter but `available` (bool mask over items: what is live now):
+        the list stored at training, less the items no longer available or excluded. None
+        when there is no usable list (none stored, fewer than n left, or n needs another
+        retrieval width than the list was ranked with): recommend() answers then."""
+        stored, row = self.precomputed, self.users.index(user_id)
+        if stored is None or row is None:
+            return None
+        width = stored.items_per_user
+        if self.ranking is not None and self.retrieval_width(n, True) != self.retrieval_width(
+            width, True
+        ):
+            return None
+        found = stored.items_for(row, n, available, self.item_rows(exclude_item_ids))
+        if found is None:
+            return None
+        query, tags = np.asarray(self.user_vectors[row]), self.user_tags(np.array([row]))
+        return Recommendations("personal", self._scored(query, tags, *found, "recommend"))
+
+    def audience_precomputed(
+        self,
+        item_id: str,
+        n: int,
+        *,
+        allowed: np.ndarray | None = None,
+        exclude_user_ids: Iterable[str] = (),
+    ) -> list[Scored] | None:
+        """audience(item_id, n, exclude_seen=True) for an item the model has, with no filter
+        but `allowed` (bool mask over users): the audience stored at training, less the users
+        not allowed or excluded. None when there is no usable list: audience() answers."""
+        stored, row = self.precomputed, self.items.index(item_id)
+        if stored is None or row is None:
+            return None
+        found = stored.users_for(row, n, allowed, self.user_rows(exclude_user_ids))
+        if found is None:
+            return None
+        query, query_tags = self._item_query(item_id, "", "", None)
+        assert query is not None  # a known item always has its vector
+        return self._scored(query, query_tags, *found, "audience")
 
     def popular(
         self,
@@ -379,31 +424,69 @@ class TrainedModel:
         purpose: str,
         history: np.ndarray | None = None,
     ) -> list[Scored]:
-        """FAISS candidates, then, for a user with history, the ranking stage over them and
-        the item-to-item candidates (its ranker was learned on such users; a cold start keeps
-        retrieval order)."""
-        ranking = self.ranking if purpose == "recommend" and history is not None else None
-        width = n if ranking is None else max(n, self.config.ranking.candidates)
-        ids, scores = self.item_index.search(query[None, :], width, allowed, excluded)
+        histories = (
+            [np.asarray(history, np.int64)]
+            if purpose == "recommend" and history is not None
+            else None
+        )
+        ids, scores = self.ranked_items(query[None, :], n, [excluded], histories, allowed)
+        rows = ids[0][ids[0] != PAD_ID]
+        return self._scored(query, query_tags, rows, scores[0][: len(rows)], purpose)
+
+    def ranked_items(
+        self,
+        queries: np.ndarray,
+        n: int,
+        excluded: list[np.ndarray],
+        histories: list[np.ndarray] | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) (m, n), PAD-padded: per query, FAISS candidates without its excluded
+        rows, then, given histories (users with history), the ranking stage over them and the
+        item-to-item candidates (its ranker was learned on such users; a cold start keeps
+        retrieval order). Serving asks one query at a time, matching.precomputed batches."""
+        excluded = [np.asarray(rows, np.int64) for rows in excluded]
+        ranking = self.ranking if histories is not None else None
+        width = self.retrieval_width(n, ranking is not None)
+        ids, scores = self.item_index.search_each(queries, width, excluded, allowed)
         if ranking is not None:
+            assert histories is not None
             ids, scores = rank_batch(
                 ranking,
-                query[None, :],
+                queries,
                 self.item_vectors,
                 self.space.n_factors,
-                [np.asarray(history, np.int64)],
+                histories,
                 ids,
                 scores,
                 n,
-                excluded=[np.asarray(excluded, np.int64)],
+                excluded=excluded,
                 allowed=allowed_mask(allowed, len(self.items)),
             )
-        rows = ids[0][ids[0] != PAD_ID]
-        candidate_tags = SparseRows.take(self.tagspace.item_tags, rows)
-        reasons = self._reasons(query, query_tags, self.item_vectors, candidate_tags, rows, purpose)
+        return ids, scores
+
+    def retrieval_width(self, n: int, ranked: bool) -> int:
+        """Candidates FAISS retrieves for an answer of n (the ranker's pool when ranked)."""
+        return max(n, self.config.ranking.candidates) if ranked and self.ranking else n
+
+    def _scored(
+        self,
+        query: np.ndarray,
+        query_tags: SparseRows,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        purpose: str,
+    ) -> list[Scored]:
+        """The answer's rows (item rows; user rows for an audience) with their reasons."""
+        if purpose == "audience":
+            vocabulary, vectors, tags = self.users, self.user_vectors, self.user_tags(rows)
+        else:
+            vocabulary, vectors = self.items, self.item_vectors
+            tags = SparseRows.take(self.tagspace.item_tags, rows)
+        reasons = self._reasons(query, query_tags, vectors, tags, rows, purpose)
         return [
-            Scored(self.items.id(int(r)), float(s), why)
-            for r, s, why in zip(rows, scores[0][: len(rows)], reasons, strict=True)
+            Scored(vocabulary.id(int(r)), float(s), why)
+            for r, s, why in zip(rows, scores, reasons, strict=True)
         ]
 
     def _reasons(

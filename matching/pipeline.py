@@ -12,7 +12,9 @@ train() measures before it serves:
    compares numbers from the same holdout, never a number stored from an older one;
 4. cold-item audiences are scored on a fit with some items' events removed;
 5. the chosen procedure is refitted on everything: the served model must know the newest
-   events, which are the ones the holdout hid.
+   events, which are the ones the holdout hid;
+6. the served model's answers for its warm users and its items are computed through its own
+   serving path and stored with it (matching/precomputed.py).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from matching.evaluate import (
 )
 from matching.index import VectorIndex
 from matching.model import TrainedModel
+from matching.precomputed import precompute
 from matching.progress import Progress, ignore_progress
 from matching.ranking import Ranker, RankingStage
 from matching.recommenders import Hybrid
@@ -249,7 +252,12 @@ def train(
     report("fit", 0.8 if evaluate else 0.5)
     metrics["train_seconds"] = round(time.time() - started, 3)
     name = version or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return build_model(snapshot, config, ranker, tags, name, _clean(metrics), report)
+    model = build_model(snapshot, config, ranker, tags, name, _clean(metrics), report)
+    report("precompute", 0.95)
+    started = time.time()
+    model.precomputed = precompute(model, config.serving)
+    model.metrics["precompute_seconds"] = round(time.time() - started, 3)
+    return model
 
 
 def _times(values: list[float | None]) -> np.ndarray:

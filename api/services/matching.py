@@ -69,10 +69,17 @@ def recommend(
     """personal for a user with history; cold_start for a user known only by declared
     attributes/tags; popular otherwise. An unknown user is not an error."""
     model, user = serving.model, serving.live.user(user_id)
+    recent = user.recent
+    if user.row is not None and not recent and exclude_seen and category is None and tag is None:
+        # Nothing since the snapshot changes this user's answer: the one stored at training,
+        # less what is no longer available (matching/precomputed.py), when enough is left.
+        mask, rows = serving.live.available_items(now)
+        stored = model.recommend_precomputed(user_id, n, available=None if rows is None else mask)
+        if stored is not None:
+            return stored
     # The model excludes what its snapshot held; the live state adds what arrived since, and
     # those events fold the user's vector in (a user the snapshot lacks gets one).
     seen = user.recent_item_ids if exclude_seen else set()
-    recent = user.recent
     return model.recommend(
         user_id if user.row is not None else None,
         n,
@@ -137,13 +144,21 @@ def audience(
     if exclude_seen:
         # The model excludes who its snapshot saw engage; the live state adds who since.
         excluded |= serving.live.users_who_saw(item_id)
+    allowed = _rows(mask)
+    if item.row is not None and exclude_seen and segment is None and tag is None:
+        # The audience stored at training, less who may not or need not get it now.
+        stored = serving.model.audience_precomputed(
+            item_id, n, allowed=None if allowed is None else mask, exclude_user_ids=excluded
+        )
+        if stored is not None:
+            return stored
     return serving.model.audience(
         item_id if item.row is not None else None,
         n,
         title=item.title,
         text=item.text,
         tags=item.tags,
-        allowed_user_rows=_rows(mask),
+        allowed_user_rows=allowed,
         exclude_user_ids=excluded,
         exclude_seen=exclude_seen,
     )

@@ -1,0 +1,164 @@
+"""Answers computed at training for the per-page-view calls, read at serving.
+
+An online recommend runs FAISS retrieval, the ranking stage (item-to-item candidates,
+features, LightGBM) and the reasons: about ten times what the HTTP framework costs per request
+(BENCHMARKS.md, serving). Most calls are for a warm user with no event since the snapshot and
+no filter, and that answer depends on the snapshot only. So the training run computes it once
+per user, through the serving code itself (TrainedModel.ranked_items, queries in batches), and
+the item audiences likewise (the user index, seen users excluded); a call then reads one row
+and drops what the live state rules out now (items no longer available, users erased or
+without consent, exclusions). Gorse serves from a cache filled offline the same way.
+
+Layout, in the model version (memory-mapped: one copy in the page cache for all workers):
+
+* user_slot (n_users,) int32: the user's row in user_items, -1 for none (a cold user, one
+  beyond ServingConfig.precomputed_max_users, or one erased since);
+* user_items (slots, K) int32 item rows, best first, -1 padding; user_scores float32;
+* item_users (n_items, K') int32 user rows, best first, -1 padding (and where a purge erased
+  a user); item_user_scores float32.
+
+A stored answer is the online one as long as nothing changed: the same call with the same
+floats (tests/matching/test_precomputed.py). Dropping an item that is no longer available
+from a ranked list is not exactly what the online call does then: it ranks the remaining
+candidates, whose features are standardised within the pool, so scores move slightly.
+Dropping users from an audience is exact where the user index is exact (flat, up to
+IndexConfig.exact_max rows); above it the stored audience comes from a wider IVF search than
+an online call of n makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from matching.base import PAD_ID, PAD_SCORE
+from matching.config import ServingConfig
+
+if TYPE_CHECKING:
+    from matching.model import TrainedModel
+
+PREFIX = "precomputed."
+USER_SLOT, USER_ITEMS, USER_SCORES = "user_slot", "user_items", "user_scores"
+ITEM_USERS, ITEM_USER_SCORES = "item_users", "item_user_scores"
+NAMES = (USER_SLOT, USER_ITEMS, USER_SCORES, ITEM_USERS, ITEM_USER_SCORES)  # field order
+BATCH = 256  # queries per rank_batch call: (batch, candidates, features) float64 at once
+
+
+def file_name(name: str) -> str:
+    """The file of one of the arrays (NAMES) in a model version."""
+    return f"{PREFIX}{name}.npy"
+
+
+@dataclass(frozen=True, slots=True)
+class PrecomputedAnswers:
+    user_slot: np.ndarray  # (n_users,) int32, -1: none stored
+    user_items: np.ndarray  # (slots, K) int32 item rows, -1 padding
+    user_scores: np.ndarray  # (slots, K) float32
+    item_users: np.ndarray  # (n_items, K') int32 user rows, -1 padding
+    item_user_scores: np.ndarray  # (n_items, K') float32
+
+    @property
+    def items_per_user(self) -> int:
+        return int(self.user_items.shape[1])
+
+    @property
+    def users_per_item(self) -> int:
+        return int(self.item_users.shape[1])
+
+    def items_for(
+        self, user_row: int, n: int, available: np.ndarray | None, excluded: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The user's first n stored items among `available` (bool mask, None: all) and not
+        `excluded`: (rows, scores); None when none are stored or fewer than n are left."""
+        slot = int(self.user_slot[user_row])
+        if slot < 0 or n > self.items_per_user:
+            return None
+        return _first(self.user_items[slot], self.user_scores[slot], n, available, excluded)
+
+    def users_for(
+        self, item_row: int, n: int, allowed: np.ndarray | None, excluded: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The item's first n stored users among `allowed` and not `excluded`, as items_for."""
+        if n > self.users_per_item:
+            return None
+        rows, scores = self.item_users[item_row], self.item_user_scores[item_row]
+        return _first(rows, scores, n, allowed, excluded)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays to store, by file stem."""
+        return {f"{PREFIX}{name}": np.asarray(getattr(self, name)) for name in NAMES}
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], n_users: int, n_items: int
+    ) -> PrecomputedAnswers | None:
+        """From a version's (memory-mapped) arrays; None for a version saved without them
+        (it serves every call online)."""
+        if not all(f"{PREFIX}{name}" in arrays for name in NAMES):
+            return None
+        answers = cls(*(arrays[f"{PREFIX}{name}"] for name in NAMES))
+        if len(answers.user_slot) != n_users or len(answers.item_users) != n_items:
+            raise ValueError("precomputed answers do not match the model's users and items")
+        return answers
+
+
+def _first(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    n: int,
+    allowed: np.ndarray | None,
+    excluded: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    rows = np.asarray(rows, np.int64)
+    keep = rows != PAD_ID
+    if allowed is not None:
+        keep &= np.asarray(allowed)[np.maximum(rows, 0)]
+    if len(excluded):
+        keep &= ~np.isin(rows, excluded)
+    kept = np.flatnonzero(keep)[:n]
+    if len(kept) < n:
+        return None
+    return rows[kept], np.asarray(scores)[kept]
+
+
+def stored_users(model: TrainedModel, most: int) -> np.ndarray:
+    """Rows of the warm users whose answers are stored: the `most` most active (longest
+    snapshot history; ties by row), ascending."""
+    warm = np.flatnonzero(np.diff(model.seen.indptr) > 0)
+    if len(warm) > most:
+        lengths = np.diff(np.asarray(model.interactions_by_user.indptr))[warm]
+        warm = np.sort(warm[np.argsort(-lengths, kind="stable")[:most]])
+    return warm.astype(np.int64)
+
+
+def precompute(model: TrainedModel, config: ServingConfig) -> PrecomputedAnswers | None:
+    """Every stored user's recommend answer and every item's audience, seen excluded, no
+    filter: what recommend() and audience() answer for them right after training."""
+    k_items, k_users = config.precomputed_items, config.precomputed_users
+    if k_items == 0 and k_users == 0:
+        return None
+    users = stored_users(model, config.precomputed_max_users) if k_items else np.zeros(0, np.int64)
+    slot = np.full(len(model.users), -1, np.int32)
+    slot[users] = np.arange(len(users), dtype=np.int32)
+    user_items = np.full((len(users), k_items), PAD_ID, np.int32)
+    user_scores = np.full((len(users), k_items), PAD_SCORE, np.float32)
+    for start in range(0, len(users), BATCH):
+        rows = users[start : start + BATCH]
+        seen = [model.interacted_items(int(r)) for r in rows]
+        queries = np.asarray(model.user_vectors[rows])
+        ids, scores = model.ranked_items(queries, k_items, seen, histories=seen)
+        user_items[start : start + len(rows)] = ids
+        user_scores[start : start + len(rows)] = scores
+    n_items = len(model.items) if k_users else 0
+    item_users = np.full((len(model.items), k_users), PAD_ID, np.int32)
+    item_scores = np.full((len(model.items), k_users), PAD_SCORE, np.float32)
+    for start in range(0, n_items, BATCH):
+        rows = np.arange(start, min(start + BATCH, n_items))
+        seen = [model.interacted_users(int(r)) for r in rows]
+        queries = np.asarray(model.item_vectors[rows])
+        ids, scores = model.user_index.search_each(queries, k_users, seen)
+        item_users[rows], item_scores[rows] = ids, scores
+    return PrecomputedAnswers(slot, user_items, user_scores, item_users, item_scores)
