@@ -83,7 +83,9 @@ def test_train_shows_stages_and_a_table_beside_the_active_model(
     stages = [
         line.split()[1] for line in result.output.splitlines() if line.startswith("training:")
     ]
-    assert stages == ["snapshot", "evaluate", "fit", "index", "save", "gate", "segments", "done"]
+    assert stages == [
+        "snapshot", "evaluate", "fit", "index", "precompute", "save", "gate", "segments", "done",
+    ]  # fmt: skip
     header = next(line for line in result.output.splitlines() if "metric " in line)
     assert "new" in header and "active before" in header
     ndcg = next(line for line in result.output.splitlines() if "│ ndcg@10" in line)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
@@ -70,6 +71,11 @@ def test_delete_purges_every_version_the_served_one_included(
         )
         before = answers(client, fresh_world)
         assert PERSON in before["audience"]
+        # Training stored their recommendations and their places in items' audiences.
+        stored = client.app.state.model_holder.current.precomputed  # type: ignore[attr-defined]
+        person_row = client.app.state.model_holder.current.users.index(PERSON)  # type: ignore[attr-defined]
+        slot = int(stored.user_slot[person_row])
+        assert slot >= 0 and (np.asarray(stored.item_users) == person_row).any()
         capfd.readouterr()
 
         assert client.delete(f"/v1/users/{PERSON}").status_code == 204
@@ -96,6 +102,10 @@ def test_delete_purges_every_version_the_served_one_included(
         assert reloaded.app.state.model_holder.version == served  # type: ignore[attr-defined]
         model = reloaded.app.state.model_holder.current  # type: ignore[attr-defined]
         assert any(u.startswith(TOMBSTONE_PREFIX) for u in model.users)
+        # ... and the purge blanked what training stored for them: no list, no audience place.
+        purged = model.precomputed
+        assert purged.user_slot[person_row] == -1 and (purged.user_items[slot] == -1).all()
+        assert not (np.asarray(purged.item_users) == person_row).any()
         assert answers(reloaded, fresh_world) == during
         assert reloaded.get(f"/v1/users/{PERSON}").status_code == 404
         # Rolled back to the older, also purged version: the same holds.

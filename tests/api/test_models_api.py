@@ -83,7 +83,7 @@ def test_train_job_runs_in_its_own_process_and_is_picked_up(
     assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress only grows
     result = job["result"]
     assert [s["stage"] for s in result["stages"]] == [
-        "snapshot", "evaluate", "fit", "index", "save", "gate", "segments",
+        "snapshot", "evaluate", "fit", "index", "precompute", "save", "gate", "segments",
     ]  # fmt: skip
     assert all(s["seconds"] >= 0 for s in result["stages"])
     listed = client.get("/v1/jobs", params={"kind": "train"}).json()["jobs"]
