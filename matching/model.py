@@ -335,10 +335,8 @@ class TrainedModel:
         stored, row = self.precomputed, self.users.index(user_id)
         if stored is None or row is None:
             return None
-        width = stored.items_per_user
-        if self.ranking is not None and self.retrieval_width(n, True) != self.retrieval_width(
-            width, True
-        ):
+        ranked_from = self.retrieval_width(stored.items_per_user, True)
+        if self.ranking is not None and self.retrieval_width(n, True) != ranked_from:
             return None
         found = stored.items_for(row, n, available, self.item_rows(exclude_item_ids))
         if found is None:
@@ -467,7 +465,8 @@ class TrainedModel:
 
     def retrieval_width(self, n: int, ranked: bool) -> int:
         """Candidates FAISS retrieves for an answer of n (the ranker's pool when ranked)."""
-        return max(n, self.config.ranking.candidates) if ranked and self.ranking else n
+        ranking = ranked and self.ranking is not None
+        return max(n, self.config.ranking.candidates) if ranking else n
 
     def _scored(
         self,
