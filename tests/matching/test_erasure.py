@@ -44,6 +44,18 @@ def test_erased_users_become_tombstones_and_everyone_else_is_answered_the_same(
     for user in ("u1", "u5", "u42"):
         assert after.recommend(user, 5) == erasure_model.recommend(user, 5)
     assert after.recommend("u0", 5) == after.recommend("nobody", 5)  # a stranger now
+    # What training stored for them is blanked; everyone else's stored answers stay.
+    slot = int(reader.precomputed.user_slot[row_u0])
+    stored = after.precomputed
+    assert slot >= 0 and stored.user_slot[row_u0] == -1 and (stored.user_items[slot] == -1).all()
+    assert not np.isin(np.asarray(stored.item_users), [row_u0, reader.users.index("u88")]).any()
+    for user in ("u1", "u5", "u42"):
+        assert after.recommend_precomputed(user, 5) == erasure_model.recommend_precomputed(user, 5)
+    listed = np.asarray(reader.precomputed.item_users)[:, :40]
+    item = erasure_model.items.id(int(np.flatnonzero((listed == row_u0).any(axis=1))[0]))
+    before = erasure_model.audience_precomputed(item, 40)
+    assert before is not None and "u0" in {s.id for s in before}
+    assert after.audience_precomputed(item, 20) == [s for s in before if s.id not in gone][:20]
     # The reader mapped the old files before the rename: it reads them unchanged.
     assert np.abs(reader.user_vectors[row_u0]).sum() > 0 and "u0" in reader.users
     assert not [p for p in (tmp_path / "e1").iterdir() if p.name.startswith(".")]
