@@ -84,6 +84,15 @@ def _keep(token: str) -> bool:
     return len(token) >= 2 and not token.isdigit() and token not in _stop_words()
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _chinese_run_tokens(run: str) -> tuple[str, ...]:
+    """jieba's kept words of one Chinese run. Cached: jieba is most of the cost of item tags,
+    and a catalogue's texts repeat the same runs (phrases between punctuation) many times,
+    as does every tag-space build of one training run. The cut of a run does not depend on
+    its context, so the cache changes no output. Bounded: ~0.5 kB an entry, ~16 MB when full."""
+    return tuple(t for t in _jieba()[0](run) if _keep(t))
+
+
 def tokenize(text: str) -> list[str]:
     """Keyword candidates of a text: jieba words for Chinese runs, regex words otherwise."""
     if not text:
@@ -92,9 +101,8 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     runs = _CJK_RUN.findall(text)
     if runs:
-        cut = _jieba()[0]
         for run in runs:
-            tokens.extend(t for t in cut(run) if _keep(t))
+            tokens.extend(_chinese_run_tokens(run))
         text = _CJK_RUN.sub(" ", text)
     tokens.extend(t for t in _WORD.findall(_POSSESSIVE.sub("", text)) if _keep(t))
     return tokens

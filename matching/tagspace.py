@@ -7,7 +7,6 @@ work is limited to reading declared attributes off the records.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ import scipy.sparse as sp
 
 from matching.config import EventConfig, TagConfig
 from matching.data import Snapshot, UserRecord
+from matching.tag_prediction import predict_tags
 from matching.tagging import (
     LIFECYCLE_STAGES,
     attribute_tags,
@@ -274,69 +274,6 @@ def behavioural_tags(
     if not blocks:
         return sp.csr_matrix(item_tags[:0])
     return l2_normalize_rows(sp.vstack(blocks, format="csr"))
-
-
-def predict_tags(
-    declared: sp.csr_matrix,
-    behavioural: sp.csr_matrix,
-    interactions: sp.csr_matrix,
-    vocab: Vocabulary,
-    config: TagConfig,
-) -> sp.csr_matrix:
-    """For each namespace in predict_namespaces, the tag of users who did not declare one.
-
-    A multinomial logistic regression fitted on the users who declared it, over their
-    interest tags (+ touched items, + other declared tags); confidence = its probability.
-    Users with nothing to go on get no prediction rather than the majority class.
-    """
-    # imported here: serving processes load this module but never fit a classifier
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
-    namespaces = tuple(config.predict_namespaces)
-    ns_of = np.array([tag.split(":", 1)[0] for tag in vocab.ids] or [""], dtype=object)
-    parts = [behavioural]
-    if config.predict_use_items:
-        parts.append(l2_normalize_rows(interactions))
-    if config.predict_use_declared:
-        other = np.flatnonzero(~np.isin(ns_of[: declared.shape[1]], namespaces))
-        parts.append(declared[:, other])
-    features = sp.hstack(parts, format="csr")
-    has_features = features.getnnz(axis=1) > 0
-    rng = np.random.default_rng(0)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    for namespace in namespaces:
-        ns_cols = np.flatnonzero(ns_of[: declared.shape[1]] == namespace)
-        if len(ns_cols) < 2:
-            continue
-        in_ns = declared[:, ns_cols]
-        declared_it = in_ns.getnnz(axis=1) > 0
-        label = ns_cols[np.asarray(in_ns.argmax(axis=1)).ravel()]
-        train = np.flatnonzero(declared_it & has_features)
-        target = np.flatnonzero(~declared_it & has_features)
-        if len(target) == 0 or len(np.unique(label[train])) < 2:
-            continue
-        if len(train) > config.predict_max_train:
-            train = np.sort(rng.choice(train, config.predict_max_train, replace=False))
-        model = LogisticRegression(C=config.predict_c, max_iter=200)
-        with warnings.catch_warnings():
-            # lbfgs stopping a little early still ranks classes well; not worth the noise.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(features[train], label[train])
-        proba = model.predict_proba(features[target])
-        best = proba.argmax(axis=1)
-        confidence = proba[np.arange(len(target)), best]
-        keep = confidence >= config.predict_min_confidence
-        rows.append(target[keep])
-        cols.append(model.classes_[best[keep]])
-        vals.append(confidence[keep].astype(np.float32))
-    if not rows:
-        return sp.csr_matrix(declared.shape, dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=declared.shape
-    )
 
 
 _MATRICES = ("item_tags", "user_declared", "user_behavioural", "user_predicted", "user_system")
