@@ -80,7 +80,10 @@ class TagConfig(_Section):
     )
     predict_c: float = Field(default=1.0, gt=0, description="inverse L2 strength of the classifier")
     predict_max_train: int = Field(
-        default=50_000, ge=10, description="declared users sampled to fit"
+        default=10_000,
+        ge=10,
+        description="declared users sampled (seeded) to fit the classifier; more rows "
+        "cost time and add no accuracy (bench/predict_sampling_bench.py)",
     )
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
 
