@@ -332,15 +332,18 @@ def attribute_tag(key: str, value: str | int | float | bool) -> str | None:
     return f"{NS_ATTR}:{key}={text}"
 
 
+_SCALARS = (str, int, float, bool)  # None is none of them
+
+
 def attribute_tags(attributes: Mapping[str, object]) -> dict[str, float]:
     """Declared attributes as namespaced tags, each weighing 1.0; None/empty values skipped."""
     out: dict[str, float] = {}
     for key, value in attributes.items():
-        if value is None or not isinstance(value, str | int | float | bool):
-            continue
-        tag = attribute_tag(key, value)
-        if tag is not None:
-            out[tag] = 1.0
+        # a tuple, not a union: this runs for every attribute of every user in a tag-space build
+        if isinstance(value, _SCALARS):
+            tag = attribute_tag(key, value)
+            if tag is not None:
+                out[tag] = 1.0
     return out
 
 
