@@ -87,3 +87,29 @@ def test_a_sampled_fit_is_deterministic_and_the_sample_size_matters():
     ).user_predicted
     assert np.array_equal(first.indptr, full.indptr)  # the same users get a prediction
     assert abs(first - full).max() > 1e-3  # from a different fit
+
+
+def test_fitting_on_the_used_columns_only_predicts_as_a_fit_on_all_columns():
+    from sklearn.linear_model import LogisticRegression
+
+    from matching.tag_prediction import predict_tags
+
+    config = TagConfig(predict_min_confidence=0.0, predict_namespaces=("gender",))
+    _, space, interactions = _inputs(config)
+    declared = space.user_declared
+    ns_of = namespace_columns(space.tags, declared.shape[1])
+    features = PredictionFeatures(declared, space.user_behavioural, interactions, ns_of, config)
+    ns_cols = np.flatnonzero(ns_of == "gender")
+    best = row_argmax(declared[:, ns_cols])
+    train = np.flatnonzero((best >= 0) & features.has_any)
+    target = np.flatnonzero((best < 0) & features.has_any)
+    x_train = features.rows(train)
+    assert len(np.unique(x_train.indices)) < x_train.shape[1]  # some columns do get dropped
+    model = LogisticRegression(C=config.predict_c, max_iter=1000, tol=1e-10)
+    model.fit(x_train, ns_cols[best[train]])
+    expected = model.predict_proba(features.rows(target)).max(axis=1)
+    predicted = predict_tags(declared, space.user_behavioural, interactions, space.tags, config)
+    assert np.array_equal(np.flatnonzero(predicted.getnnz(axis=1)), target)
+    assert np.allclose(
+        predicted[target].max(axis=1).toarray().ravel(), expected, atol=1e-3
+    )  # lbfgs tolerances apart
