@@ -105,11 +105,11 @@ def test_fitting_on_the_used_columns_only_predicts_as_a_fit_on_all_columns():
     target = np.flatnonzero((best < 0) & features.has_any)
     x_train = features.rows(train)
     assert len(np.unique(x_train.indices)) < x_train.shape[1]  # some columns do get dropped
-    model = LogisticRegression(C=config.predict_c, max_iter=1000, tol=1e-10)
+    model = LogisticRegression(C=config.predict_c, max_iter=200)  # as predict_tags fits it
     model.fit(x_train, ns_cols[best[train]])
     expected = model.predict_proba(features.rows(target)).max(axis=1)
     predicted = predict_tags(declared, space.user_behavioural, interactions, space.tags, config)
     assert np.array_equal(np.flatnonzero(predicted.getnnz(axis=1)), target)
     assert np.allclose(
         predicted[target].max(axis=1).toarray().ravel(), expected, atol=1e-3
-    )  # lbfgs tolerances apart
+    )  # lbfgs's rounding apart
