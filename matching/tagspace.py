@@ -7,6 +7,7 @@ work is limited to reading declared attributes off the records.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.config import EventConfig, TagConfig
-from matching.data import Snapshot, UserRecord
+from matching.data import ItemRecord, Snapshot, UserRecord
 from matching.tag_prediction import predict_tags
 from matching.tagging import (
     LIFECYCLE_STAGES,
@@ -198,13 +199,8 @@ def build_tagspace(
     """All tag vectors of a snapshot. Passing the previous tag vocabulary keeps its columns."""
     vocab = Vocabulary(tags.ids if tags is not None else ())
     vocab.extend(system_tag_names(config.lifecycle.rfm_bands))
-    items = build_item_tags(snapshot.items, vocab, config)
-    declared = _declared_matrix(snapshot.users, vocab)
+    item_tags, keyword_idf, declared = _record_tags(snapshot, vocab, config)
     n_tags = len(vocab)
-    item_tags = widen(items.matrix, n_tags)
-    keyword_idf = np.zeros(n_tags, np.float32)
-    keyword_idf[: len(items.keyword_idf)] = items.keyword_idf
-    declared = widen(declared, n_tags)
 
     interactions = interaction_weights(snapshot, config, event_config)
     behavioural = behavioural_tags(interactions, item_tags, config.behaviour_top_tags)
@@ -229,6 +225,65 @@ def build_tagspace(
         last_ts=np.where(count > 0, last, np.nan),
         event_count=count.astype(np.int32),
     )
+
+
+@dataclass(slots=True)
+class _RecordTags:
+    items: tuple[ItemRecord, ...]
+    users: tuple[UserRecord, ...]
+    key: tuple[tuple[str, ...], int, float]  # starting vocabulary, keyword settings
+    vocab: tuple[str, ...]  # after the build
+    item_tags: sp.csr_matrix
+    keyword_idf: np.ndarray
+    declared: sp.csr_matrix
+
+    def copies(self) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+        return self.item_tags.copy(), self.keyword_idf.copy(), self.declared.copy()
+
+
+_last_record_tags: list[_RecordTags] = []  # at most one: the last build's
+
+
+def _record_tags(
+    snapshot: Snapshot, vocab: Vocabulary, config: TagConfig
+) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+    """(item tags, keyword IDF per column, declared user tags), widened to the vocabulary
+    they extend `vocab` to.
+
+    They come from the records and the starting vocabulary alone, not from events, and every
+    tag-space build of one training run (search, holdout fit, cold-item fit, final fit) gets
+    the same record objects (`restrict` only filters events): the last build's result is
+    reused when the records are the same objects in the same order, with the same starting
+    vocabulary and keyword settings. A record's dicts are not edited in place once built.
+    """
+    key = (tuple(vocab.ids), config.keywords_per_item, config.keyword_weight)
+    last = _last_record_tags[0] if _last_record_tags else None
+    if (
+        last is not None
+        and last.key == key
+        and len(last.items) == len(snapshot.items)
+        and len(last.users) == len(snapshot.users)
+        and all(map(operator.is_, last.items, snapshot.items))
+        and all(map(operator.is_, last.users, snapshot.users))
+    ):
+        vocab.extend(last.vocab[len(vocab) :])
+        return last.copies()
+    items = build_item_tags(snapshot.items, vocab, config)
+    declared = _declared_matrix(snapshot.users, vocab)
+    n_tags = len(vocab)
+    keyword_idf = np.zeros(n_tags, np.float32)
+    keyword_idf[: len(items.keyword_idf)] = items.keyword_idf
+    record = _RecordTags(
+        items=tuple(snapshot.items),
+        users=tuple(snapshot.users),
+        key=key,
+        vocab=tuple(vocab.ids),
+        item_tags=widen(items.matrix, n_tags),
+        keyword_idf=keyword_idf,
+        declared=widen(declared, n_tags),
+    )
+    _last_record_tags[:] = [record]
+    return record.copies()  # callers own what they get: the kept ones stay as built
 
 
 def _declared_matrix(users: Sequence[UserRecord], vocab: Vocabulary) -> sp.csr_matrix:
