@@ -2,10 +2,10 @@
 "The tag space"), from what they did declare and what they consumed.
 
 One multinomial logistic regression per namespace in `TagConfig.predict_namespaces`, fitted on
-a seeded sample of the users who declared it (`predict_max_train` of them): the classifier
-has a few thousand sparse features and a handful of classes, so past some ten thousand rows
-more rows only cost time (bench/predict_sampling_bench.py measures where). Features are only
-built for the rows that are fitted or predicted.
+a seeded sample of the users who declared it (`predict_max_train` of them): a handful of
+classes over sparse tag and item features, where past some ten thousand rows more rows only
+cost time (bench/predict_sampling_bench.py measures where). Features are only built for the
+rows that are fitted or predicted, and only the columns the sample uses are fitted.
 """
 
 from __future__ import annotations
