@@ -483,9 +483,10 @@ class TrainedModel:
             vocabulary, vectors = self.items, self.item_vectors
             tags = SparseRows.take(self.tagspace.item_tags, rows)
         reasons = self._reasons(query, query_tags, vectors, tags, rows, purpose)
+        ids = vocabulary.lookup(np.asarray(rows).tolist())  # plain ints: no numpy scalar per row
         return [
-            Scored(vocabulary.id(int(r)), float(s), why)
-            for r, s, why in zip(rows, scores, reasons, strict=True)
+            Scored(i, s, why)
+            for i, s, why in zip(ids, np.asarray(scores, np.float64).tolist(), reasons, strict=True)
         ]
 
     def _reasons(
