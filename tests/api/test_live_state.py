@@ -94,7 +94,8 @@ def test_an_event_committed_after_a_later_one_is_still_read(
     served: TestClient, world: World
 ) -> None:
     """PostgreSQL hands out ids at insert and commits in any order: the id the poll skipped
-    is asked for again until it commits (SQLite commits in id order: nothing to test)."""
+    is asked for again until it commits, and no longer (SQLite commits in id order: nothing
+    to test)."""
     if not world.settings.database_url.startswith("postgresql"):
         return
     live, opener = _live(served, world, margin=timedelta(seconds=30))
@@ -120,6 +121,19 @@ def test_an_event_committed_after_a_later_one_is_still_read(
         engine.dispose()
     live.poll(opener)
     assert len(live.user(user).recent) == 2
+    read_events, this_thread = freshness.events_outside_snapshot, threading.current_thread()
+    asked: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> list[Any]:
+        rows = read_events(*args, **kwargs)
+        if threading.current_thread() is this_thread:  # not the served app's own poller
+            asked.append(len(rows))
+        return rows
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(freshness, "events_outside_snapshot", counted)
+        live.poll(opener)
+    assert asked == [0]  # a gap that filled is not asked for again
 
 
 @pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "not-recorded"])
