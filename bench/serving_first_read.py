@@ -38,7 +38,7 @@ from api.store import freshness  # noqa: E402
 from api.store.db import create_db_engine, make_session_factory, session_scope  # noqa: E402
 from api.store.tables import ModelVersion  # noqa: E402
 
-MARGIN = timedelta(seconds=60)  # serving's default live margin
+MARGIN = timedelta(seconds=30)  # TAGMATCH_LIVE_MARGIN_SECONDS by default
 
 
 def first_read(
