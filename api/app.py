@@ -101,6 +101,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     load_pseudonym_key(factory, settings.pseudonym_key)  # once per process, before requests
     app.state.readiness_checks.insert(0, lambda: ("store", ping(engine)))
     app.state.open_session = open_session = partial(session_scope, factory)
+    # The live state only reads: on SQLite a read-only session begins deferred and holds no
+    # write lock, where a default one (BEGIN IMMEDIATE) held it through each worker's read of
+    # a new model's events (seconds after a bulk load), so ingest and the CLI timed out on it.
+    app.state.read_live = read_live = partial(session_scope, factory, read_only=True)
     app.state.authenticator = authenticator = Authenticator(settings, open_session)
     authenticator.required()  # knows at once whether keys are in use, even if the store goes
     app.state.writes = WriteCounter()
@@ -114,7 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     holder = ModelHolder(
         settings.model_dir,
         _active_version_reader(factory),
-        live_state=partial(_live_state, open_session=open_session, margin=margin),
+        live_state=partial(_live_state, open_session=read_live, margin=margin),
     )
     app.state.model_holder = holder
     app.state.readiness_checks.append(lambda: ("model", holder.current is not None))
@@ -123,7 +127,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _report_model(metrics, holder)
     pollers = [
         asyncio.create_task(_poll_model(holder, settings.model_poll_seconds, metrics)),
-        asyncio.create_task(_poll_live(holder, open_session, settings.live_poll_seconds)),
+        asyncio.create_task(_poll_live(holder, read_live, settings.live_poll_seconds)),
     ]
     log.info(
         "started",

@@ -203,7 +203,7 @@ async def current_serving(request: Request) -> tuple[Serving | None, dict[str, s
     settings: Settings = request.app.state.settings
     writes: WriteCounter = request.app.state.writes
     if writes.unseen_by(serving.live):
-        await asyncio.to_thread(writes.catch_up, serving.live, request.app.state.open_session)
+        await asyncio.to_thread(writes.catch_up, serving.live, request.app.state.read_live)
     age = serving.live.age()
     if age is None or age > settings.live_stale_seconds or serving.live.last_error:
         return serving, {LIVE_STATE_HEADER: "stale" if age is None else f"stale; age={age:.1f}"}

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
-from api.store.db import create_db_engine
+from api.store.db import READ_ONLY, create_db_engine
 from api.store.tables import Event, Item, utcnow
 
 ITEM_BATCH = 10_000  # the API's default TAGMATCH_MAX_BATCH
@@ -32,7 +32,7 @@ ITEM_BATCH = 10_000  # the API's default TAGMATCH_MAX_BATCH
 def all_item_ids(database_url: str) -> list[str]:
     engine = create_db_engine(database_url)
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             return list(connection.execute(select(Item.id).order_by(Item.id)).scalars())
     finally:
         engine.dispose()
@@ -82,7 +82,9 @@ def train_and_activate(env: dict[str, str], log: Path) -> tuple[str, float]:
     try:
         from api.store.tables import ModelVersion
 
-        with engine.connect() as connection:
+        # Read-only: on SQLite a default transaction begins IMMEDIATE and waits for the write
+        # lock, which the serving workers held while reading the new model's events.
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             version = connection.execute(
                 select(ModelVersion.version).where(ModelVersion.is_active)
             ).scalar_one()

@@ -242,7 +242,7 @@ def segment_report_command(settings: Settings, name: str) -> dict[str, Any] | No
         if segment is None or model is None:
             return None
         live = LiveState(model, margin=timedelta(seconds=settings.live_margin_seconds))
-        live.poll(lambda: session_scope(factory))
+        live.poll(lambda: session_scope(factory, read_only=True))
         with session_scope(factory) as session:
             return segment_service.report(session, Serving(model, live, ModelCaches(model)), name)
     finally:

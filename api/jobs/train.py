@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
@@ -34,6 +36,7 @@ from api.store.db import (
     session_scope,
     snapshot_session,
 )
+from api.store.freshness import read_snapshot_events
 from api.store.row_checks import SkippedRows
 from api.store.snapshot import read_snapshot
 from matching.artifact import remove_stale_temp_dirs
@@ -182,8 +185,12 @@ def _run(
     now = datetime.now(UTC)
     progress("snapshot", 0.0)
     skipped = SkippedRows()
+    read_ids: array[int] = array("q")
     with snapshot_session(engine) as session:
-        snapshot = read_snapshot(session, now, skipped)
+        snapshot = read_snapshot(session, now, skipped, read_ids=read_ids)
+        # In the same consistent view: serving then reads exactly what the snapshot did not.
+        held = read_snapshot_events(session, now, np.frombuffer(read_ids, dtype=np.int64))
+        del read_ids
         active = model_store.active_model_version(session)
         active_path = active.path if active is not None else None
     skipped.report()
@@ -225,6 +232,7 @@ def _run(
             n_events=len(snapshot.events),
             status="candidate" if activate else "rejected",
             note=reason,
+            snapshot_events=None if held is None else held.as_json(),
         )
         if activate:
             model_store.set_active_version(session, version)

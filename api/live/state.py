@@ -32,6 +32,7 @@ log = logging.getLogger("tagmatch.live")
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 MAX_PENDING_RANGES = 64
+MAX_SPLIT_RANGE = 10_000  # pending ranges at least this wide are not checked id by id
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ class LiveState:
         start = freshness.changes_after(self.snapshot_at)
         self._items_since = self._users_since = self._erasures_since = start
         self._after_pk: int | None = None  # None: the first read for this model is still due
+        # Which events the model's snapshot read, as its training run recorded (read at the
+        # first poll); None: not recorded, so the margin's re-reads are checked row by row.
+        self._held: freshness.SnapshotEvents | None = None
         self._pending: list[tuple[int, int, float]] = []  # (lo, hi, give up at monotonic)
         self._applied: set[int] = set()
         # Items: the model's windows, overwritten by changes; new items the model lacks.
@@ -166,11 +170,14 @@ class LiveState:
                 users = freshness.users_changed(session, self._users_since)
                 items = freshness.items_changed(session, self._items_since)
                 first_read = self._after_pk is None
+                if first_read:
+                    self._held = freshness.recorded_snapshot_events(session, self.model.version)
                 events = freshness.events_outside_snapshot(
                     session,
                     self.snapshot_at,
                     after_pk=self._after_pk,
                     pending=[(lo, hi) for lo, hi, _ in self._pending],
+                    held=self._held,
                 )
                 bounds = (
                     freshness.event_id_bounds(session, started - self.margin)
@@ -180,6 +187,7 @@ class LiveState:
             self.rows_read += len(erasures) + len(users) + len(items) + len(events)
             changed = self._apply_items(items) | self._apply_users(users)
             changed |= self._apply_erasures(erasures) | self._apply_events(events, mono, bounds)
+            self._pending = self._still_missing()
             # Ids matter only where a read may return them again: the pending ranges.
             lowest = min((lo for lo, _, _ in self._pending), default=None)
             self._applied = {pk for pk in self._applied if lowest is not None and pk >= lowest}
@@ -258,6 +266,15 @@ class LiveState:
             before = self._after_pk if self._after_pk is not None else 0
             top = max(got, default=before)
             self._track_gaps(before, top, got, mono)
+        elif self._held is not None:
+            # The first read, of exactly what the snapshot did not read: its missing ids are
+            # asked for again while a write open at the snapshot may still commit, and so
+            # are the ids above it that did not come back.
+            top = max(bounds[0], self._held.through, max(got, default=0))
+            self._track_gaps(self._held.through, top, got, mono)
+            until = mono + self.margin.total_seconds()
+            self._pending.extend((lo, hi, until) for lo, hi in self._held.missing)
+            self._merge_pending(until)
         else:
             # The first read. Its watermark is the newest id, even when no row came back: a
             # watermark left at 0 would make every later poll scan the whole table. A write
@@ -274,7 +291,11 @@ class LiveState:
             erased_at = self._erased_at.get(person_ref(event.user_id)) if self._erased_at else None
             if erased_at is not None and event.ingested_at <= erased_at:
                 continue
-            if event.ingested_at <= self.snapshot_at and self._in_snapshot(event):
+            if (
+                self._held is None
+                and event.ingested_at <= self.snapshot_at
+                and self._in_snapshot(event)
+            ):
                 continue  # read again through the margin; the model counted it already
             self._set_recent(event.user_id, (*self._recent_by_user.get(event.user_id, ()), event))
             seen = self._recent_by_item.get(event.item_id, frozenset())
@@ -308,6 +329,31 @@ class LiveState:
                 missing.append((start, top))
         until = mono + self.margin.total_seconds()
         self._pending.extend((lo, hi, until) for lo, hi in missing)
+        self._merge_pending(until)
+
+    def _still_missing(self) -> list[tuple[int, int, float]]:
+        """The pending ranges less the ids that came back. Under a steady ingest on
+        PostgreSQL, concurrent batches leave gaps at nearly every poll that fill a moment
+        later; asked for over the whole margin, they soon merged into one range and every
+        poll (every request after a write, in read-your-writes) re-read the last minute."""
+        kept: list[tuple[int, int, float]] = []
+        for lo, hi, until in self._pending:
+            if hi - lo >= MAX_SPLIT_RANGE:  # a rolled-back bulk load, a merged range: as is
+                kept.append((lo, hi, until))
+                continue
+            start = None
+            for pk in range(lo, hi + 2):
+                absent = pk <= hi and pk not in self._applied
+                if absent and start is None:
+                    start = pk
+                elif not absent and start is not None:
+                    kept.append((start, pk - 1, until))
+                    start = None
+        return kept
+
+    def _merge_pending(self, until: float) -> None:
+        """Too many ranges become one: a read may then return rows already applied (by id,
+        `_applied`) or, with no record of the snapshot, rows the model holds (checked)."""
         if len(self._pending) > MAX_PENDING_RANGES:
             self._pending = [
                 (min(p[0] for p in self._pending), max(p[1] for p in self._pending), until)

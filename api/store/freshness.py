@@ -10,21 +10,24 @@ Two kinds of watermark:
   after a later stamp (a long transaction) or come from a host whose clock runs behind, so a
   read starts `margin` before the newest stamp seen; the caller applies rows idempotently.
 
-Every read also honours what the snapshot held: events inside it are not returned
-(`SNAPSHOT_MARGIN` covers writes that committed while the snapshot was being read).
+Every read also honours what the snapshot held: events inside it are not returned. A
+training run records exactly which event ids its snapshot read (`SnapshotEvents`, on the
+model version); for versions without that record, `SNAPSHOT_MARGIN` re-reads what was
+received shortly before the snapshot and the caller drops what the model holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from api.store.tables import Erasure, Event, Item, User
+from api.store.tables import Erasure, Event, Item, ModelVersion, User
 from matching.tagging import declared_item_tags
 
 # A change stamped before a snapshot began may commit after it began (the snapshot then did
@@ -34,9 +37,70 @@ from matching.tagging import declared_item_tags
 SNAPSHOT_MARGIN = timedelta(minutes=1)
 
 
+# Above this many missing ranges a snapshot records nothing (its readers fall back to the
+# margin): each range is a term of every event read's WHERE clause for that model.
+MAX_MISSING_RANGES = 200
+
+
 def changes_after(snapshot_time: datetime) -> datetime:
     """Where reads of "changed since this snapshot" start (see SNAPSHOT_MARGIN)."""
     return snapshot_time - SNAPSHOT_MARGIN
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEvents:
+    """The events a training snapshot read, exactly: every id up to `through` that was
+    dated no later than the snapshot, except the ids in `missing` (inclusive ranges).
+
+    `through` is the newest id the snapshot could see. Below it, on PostgreSQL, ids of
+    transactions still open when the snapshot began were invisible to it and commit later:
+    they are among `missing`, with ids of rows rolled back, deleted or not read. Missing ids
+    are listed only above the newest id received before `SNAPSHOT_MARGIN` before the
+    snapshot: a write lasts seconds, so none older was still open (the margin's guarantee).
+    """
+
+    through: int
+    missing: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, read_ids: np.ndarray, *, through: int, floor: int) -> SnapshotEvents | None:
+        """From the ids the snapshot read (ascending); None when the gaps are too many."""
+        ids = read_ids[(read_ids > floor) & (read_ids <= through)]
+        bounds = np.concatenate([[floor], ids, [through + 1]]).astype(np.int64)
+        gap = np.flatnonzero(np.diff(bounds) > 1)
+        if len(gap) > MAX_MISSING_RANGES:
+            return None
+        missing = zip((bounds[gap] + 1).tolist(), (bounds[gap + 1] - 1).tolist(), strict=True)
+        return cls(int(through), tuple(missing))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"through": self.through, "missing": [list(r) for r in self.missing]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> SnapshotEvents | None:
+        if not data:
+            return None
+        missing = tuple((int(lo), int(hi)) for lo, hi in data["missing"])
+        return cls(int(data["through"]), missing)
+
+    def unseen(self) -> Any:
+        """The condition on events this snapshot did not read (they may be dated after it)."""
+        return or_(Event.pk > self.through, *(Event.pk.between(lo, hi) for lo, hi in self.missing))
+
+
+def read_snapshot_events(
+    session: Session, snapshot_time: datetime, read_ids: np.ndarray
+) -> SnapshotEvents | None:
+    """What to record for a snapshot taken at `snapshot_time` in this very session (its
+    consistent view) that read the events `read_ids`, ascending."""
+    through, floor = event_id_bounds(session, changes_after(snapshot_time))
+    return SnapshotEvents.of(read_ids, through=through, floor=floor)
+
+
+def recorded_snapshot_events(session: Session, version: str) -> SnapshotEvents | None:
+    """What the training run of `version` recorded; None for a version without a record."""
+    query = select(ModelVersion.snapshot_events).where(ModelVersion.version == version)
+    return SnapshotEvents.from_json(session.scalar(query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +200,20 @@ def events_outside_snapshot(
     *,
     after_pk: int | None,
     pending: Sequence[tuple[int, int]] = (),
+    held: SnapshotEvents | None = None,
 ) -> list[EventRow]:
     """Events a model trained on the snapshot taken at `snapshot_time` does not hold.
 
-    `after_pk=None` is the first read for a model: everything received since the snapshot
-    (late events dated before it included) or dated after it. Later reads ask only for
-    `pk > after_pk` and for the still-missing ids in `pending` (inclusive ranges).
+    `after_pk=None` is the first read for a model: the events the snapshot did not read
+    (`held`), or dated after it. Without a record, everything received since the snapshot
+    (late events dated before it included, and what the margin re-reads) or dated after it.
+    Later reads ask only for `pk > after_pk` and for the still-missing ids in `pending`
+    (inclusive ranges).
     """
-    outside = or_(Event.ingested_at >= changes_after(snapshot_time), Event.ts > snapshot_time)
+    unseen = (
+        held.unseen() if held is not None else Event.ingested_at >= changes_after(snapshot_time)
+    )
+    outside = or_(unseen, Event.ts > snapshot_time)
     query = select(
         Event.pk, Event.user_id, Event.item_id, Event.type, Event.value, Event.ts, Event.ingested_at
     )

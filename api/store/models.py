@@ -25,6 +25,7 @@ def create_model_version(
     n_events: int = 0,
     status: str = "candidate",
     note: str | None = None,
+    snapshot_events: dict[str, Any] | None = None,
 ) -> ModelVersion:
     row = ModelVersion(
         version=version,
@@ -39,6 +40,7 @@ def create_model_version(
         n_items=n_items,
         n_events=n_events,
         note=note,
+        snapshot_events=snapshot_events,
     )
     session.add(row)
     session.flush()

@@ -26,10 +26,18 @@ from matching.vocabulary import Vocabulary
 STREAM_BATCH = 20_000
 
 
-def read_snapshot(session: Session, now: datetime, skipped: SkippedRows | None = None) -> Snapshot:
+def read_snapshot(
+    session: Session,
+    now: datetime,
+    skipped: SkippedRows | None = None,
+    *,
+    read_ids: array[int] | None = None,
+) -> Snapshot:
     """All users, the items not deleted, and the events between them up to `now`.
 
     Rows the pipeline cannot use (api.store.row_checks) are left out and counted in `skipped`.
+    `read_ids`, when given, receives the id of every event row read, ascending (kept or not):
+    what api.store.freshness.SnapshotEvents records for serving.
 
     Rows are streamed (yield_per; a server-side cursor on PostgreSQL), and events go straight
     into typed arrays, so a million events never become a million objects. Use a
@@ -68,7 +76,7 @@ def read_snapshot(session: Session, now: datetime, skipped: SkippedRows | None =
     return Snapshot(
         users=users,
         items=items,
-        events=_read_events(session, now, user_vocab, item_vocab, skipped),
+        events=_read_events(session, now, user_vocab, item_vocab, skipped, read_ids),
         now=now.timestamp(),
     )
 
@@ -79,17 +87,20 @@ def _read_events(
     user_vocab: Vocabulary,
     item_vocab: Vocabulary,
     skipped: SkippedRows,
+    read_ids: array[int] | None,
 ) -> EventLog:
     user_rows, item_rows, type_codes = array("i"), array("i"), array("h")
     values, times = array("f"), array("d")
+    ids = read_ids if read_ids is not None else array("q")
     type_index: dict[str, int] = {}
     query = (
-        select(Event.user_id, Event.item_id, Event.type, Event.value, Event.ts)
+        select(Event.pk, Event.user_id, Event.item_id, Event.type, Event.value, Event.ts)
         .where(Event.ts <= now, *_readable_dates(Event.ts))
         .order_by(Event.pk)
     )
     user_row, item_row = user_vocab.index, item_vocab.index
-    for user_id, item_id, event_type, value, ts in _stream(session, query):
+    for pk, user_id, item_id, event_type, value, ts in _stream(session, query):
+        ids.append(pk)
         item = item_row(item_id)
         if item is None:  # the item was deleted
             continue

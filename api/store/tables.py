@@ -203,6 +203,8 @@ class ModelVersion(Base):
     n_items: Mapped[int] = mapped_column(Integer, default=0)
     n_events: Mapped[int] = mapped_column(BigInteger, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+    # Which events the snapshot read (api.store.freshness.SnapshotEvents); NULL: not recorded.
+    snapshot_events: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
 
 from api.store import events, items, users
 from api.store.db import SessionFactory, session_scope, snapshot_session
+from api.store.freshness import (
+    MAX_MISSING_RANGES,
+    SnapshotEvents,
+    read_snapshot_events,
+)
 from api.store.snapshot import read_snapshot
+from api.store.tables import Event
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -106,3 +113,44 @@ def test_empty_store_gives_an_empty_snapshot(engine: Engine) -> None:
     with snapshot_session(engine) as s:
         snapshot = read_snapshot(s, T0)
     assert snapshot.n_users == 0 and snapshot.n_items == 0 and len(snapshot.events) == 0
+
+
+def test_the_snapshot_records_exactly_which_event_ids_it_read(
+    engine: Engine, session_factory: SessionFactory
+) -> None:
+    """Serving reads what a model does not hold by id: every id up to the newest the snapshot
+    saw, except those it did not read (deleted here, or dated after it)."""
+    now = datetime.now(UTC)
+    with session_scope(session_factory) as s:
+        users.upsert_users(s, [{"id": "u1"}])
+        items.upsert_items(s, [{"id": "i1"}])
+        records = [_event(f"e{n}", "u1", "i1", n) for n in range(5)]
+        records.append({**_event("later", "u1", "i1", 0), "ts": now + timedelta(days=1)})
+        records.append(_event("last", "u1", "i1", 6))
+        events.insert_events(s, records)
+    with engine.begin() as connection:
+        pks = dict(connection.execute(select(Event.event_id, Event.pk)).all())
+        connection.execute(delete(Event).where(Event.event_id == "e2"))
+    read_ids: array[int] = array("q")
+    with snapshot_session(engine) as session:
+        read_snapshot(session, now, read_ids=read_ids)
+        held = read_snapshot_events(session, now, np.frombuffer(read_ids, np.int64))
+    assert held is not None
+    assert held.through == pks["last"]
+    assert held.missing == ((pks["e2"], pks["e2"]), (pks["later"], pks["later"]))
+    assert SnapshotEvents.from_json(held.as_json()) == held
+
+
+def test_missing_ids_are_listed_above_the_floor_and_never_too_many() -> None:
+    ids = np.array([1, 2, 5, 6, 9, 12], np.int64)
+    assert SnapshotEvents.of(ids, through=14, floor=0).missing == (
+        (3, 4),
+        (7, 8),
+        (10, 11),
+        (13, 14),
+    )
+    # Below the floor no write was still open: gaps there are not asked for again.
+    assert SnapshotEvents.of(ids, through=12, floor=6).missing == ((7, 8), (10, 11))
+    assert SnapshotEvents.of(np.zeros(0, np.int64), through=0, floor=0) == SnapshotEvents(0, ())
+    scattered = np.arange(1, 4 * MAX_MISSING_RANGES, 2, dtype=np.int64)
+    assert SnapshotEvents.of(scattered, through=int(scattered[-1]), floor=0) is None
