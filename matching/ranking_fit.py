@@ -7,9 +7,15 @@ several times the users the search's split alone holds. A seeded quarter of fold
 is held out of every fold: a LightGBM lambdarank model (one thread, deterministic) learns on
 the rest, and is compared on those users' rows of every fold — by the nDCG@k the search uses,
 against each user's whole validation truth, so candidates recall counts — at several tree
-counts, with the order of the joint score alone and of the item-to-item score alone. The best
-is kept; a learned model is refitted on every user with the tree count the held-out users
-preferred.
+counts, with the order of the joint score alone, of the item-to-item score alone, and of a
+blend of the two (both standardised within the query; the item-to-item weight chosen on the
+learning users). The best is kept; a learned model must beat the others, and is refitted on
+every user with the tree count the held-out users preferred.
+
+Why the blend: on a random split of ml-100k the two scores are about as good as each other and
+a LightGBM model over every feature does no better than their weighted sum (validation nDCG@10
+of the held-out users, BENCHMARKS.md), while on time-based splits the learned model adds far
+more. The blend costs one dot product per candidate.
 """
 
 from __future__ import annotations
@@ -34,12 +40,13 @@ from matching.ranking import (
 )
 
 CHECK_SHARE = 0.25
+BLEND_WEIGHTS = (0.25, 0.5, 1.0, 2.0)  # the item-to-item score's weight beside the joint score's
 
 
 @dataclass(slots=True)
 class LearnedRanker:
     ranker: Ranker
-    chosen: str  # "lambdarank", "retrieval" or "item_item"
+    chosen: str  # "lambdarank", "retrieval", "item_item" or "blend"
     check_ndcg: dict[str, float] = field(default_factory=dict)  # held-out validation users
     trees: int = 0
 
@@ -141,14 +148,14 @@ def learn_ranker(
         return LearnedRanker(singles["retrieval"], "retrieval")
     held_users = first.users[np.sort(order[:n_check])]
     # the held-out users' rows of every fold: more (older) evidence for the same decision
-    held_rows = [np.flatnonzero(np.isin(f.users, held_users)) for f in folds]
-    held = Candidates(
-        np.concatenate([f.found.rows[r] for f, r in zip(folds, held_rows, strict=True)]),
-        np.concatenate([f.found.features[r] for f, r in zip(folds, held_rows, strict=True)]),
-    )
-    held_truth = sp.vstack([f.truth[r] for f, r in zip(folds, held_rows, strict=True)]).tocsr()
-    scores = {name: ndcg_of(stage, held, held_truth, k, r) for name, r in singles.items()}
+    held, held_truth = _pooled([(f, np.flatnonzero(np.isin(f.users, held_users))) for f in folds])
     learning = [(f, np.flatnonzero(~np.isin(f.users, held_users))) for f in folds]
+    taught, taught_truth = _pooled(learning)
+    singles["blend"] = max(
+        (_blend(weight) for weight in BLEND_WEIGHTS),
+        key=lambda blend: ndcg_of(stage, taught, taught_truth, k, blend),
+    )
+    scores = {name: ndcg_of(stage, held, held_truth, k, r) for name, r in singles.items()}
     model = _fit(learning, config, k, seed, config.ranker_trees)
     best_trees, best_score = 0, -np.inf
     if model is not None:
@@ -163,6 +170,20 @@ def learn_ranker(
     everyone = [(f, np.arange(len(f.users))) for f in folds]
     final = _fit(everyone, config, k, seed, best_trees) or model
     return LearnedRanker(Ranker(RETRIEVAL_ONLY.copy(), final), "lambdarank", scores, best_trees)
+
+
+def _pooled(folds: list[tuple[Fold, np.ndarray]]) -> tuple[Candidates, sp.csr_matrix]:
+    """The chosen rows of each fold as one batch: candidates and their truth."""
+    found = Candidates(
+        np.concatenate([f.found.rows[r] for f, r in folds]),
+        np.concatenate([f.found.features[r] for f, r in folds]),
+    )
+    return found, sp.vstack([f.truth[r] for f, r in folds]).tocsr()
+
+
+def _blend(item_item_weight: float) -> Ranker:
+    """The joint score plus item_item_weight x the item-to-item score (both standardised)."""
+    return Ranker(RETRIEVAL_ONLY + np.float32(item_item_weight) * ITEM_ITEM_ONLY)
 
 
 def _checkpoints(most: int) -> list[int]:
