@@ -246,8 +246,9 @@ def load_movielens_100k(path: str | Path) -> Catalogue:
     """Users, movies and ratings of a MovieLens 100K directory (u.user, u.item, u.genre, u.data).
 
     Ratings become events of type "rating" with the star value; genres become `genre:<Name>`
-    item tags, and the release date a `released:<era>` tag (release_era). User attributes are left raw (age, gender, occupation, zip): turning them into
-    tags such as age bands is the tag space's job.
+    item tags, and the release date a `released:<era>` tag (release_era). User attributes are
+    left raw (age, gender, occupation, zip): turning them into tags such as age bands is the
+    tag space's job.
     """
     root = Path(path)
     users = [_movielens_user(line) for line in _lines(root / "u.user")]
