@@ -54,7 +54,7 @@ class LearnedRanker:
 
     def summary(self) -> dict[str, Any]:
         """What the model search stores: the choice, the held-out comparison, and what the
-        ranker leans on (each feature's share of the model's gain, or the one-hot weights)."""
+        ranker leans on (each feature's share of the model's gain, or the linear weights)."""
         if self.ranker.model is not None:
             gain = np.asarray(self.ranker.model.feature_importance("gain"), np.float64)
             weights = gain / gain.sum() if gain.sum() > 0 else gain
