@@ -13,7 +13,8 @@ the gate), for a user with history:
   and the user's history length;
 * the ranker: a LightGBM lambdarank model learned on the validation split carved from the
   training part (matching/ranking_fit.py), or, where it did not beat a single feature's order
-  on held-out validation users, that order (a one-hot linear weight vector).
+  or the blend of the joint and item-to-item scores on held-out validation users, that order
+  (a linear weight vector).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ SECONDS_PER_DAY = 86_400.0
 @dataclass(slots=True)
 class Ranker:
     """Scores candidates from their features: a LightGBM model, or a linear weight vector
-    (one-hot: one feature's order) where the model did not earn its place on validation."""
+    (one feature's order, or a blend of the joint and item-to-item scores) where the model did
+    not earn its place on validation."""
 
     weights: np.ndarray  # (len(FEATURES),) float32, used when model is None
     model: lightgbm.Booster | None = None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from matching.datasets import (
     EventTable,
     load_movielens_100k,
     movielens_path,
+    release_era,
 )
 from matching.vocabulary import Vocabulary
 
@@ -51,11 +53,12 @@ def test_movielens_parser_on_a_tiny_fixture(tmp_path: Path) -> None:
 
     toy, cafe, unknown = catalogue.items
     assert toy.title == "Toy Story (1995)"
-    assert toy.tags == {"genre:Comedy": 1.0, "genre:Drama": 1.0}
+    assert toy.tags == {"genre:Comedy": 1.0, "genre:Drama": 1.0, "released:1995": 1.0}
     assert toy.category == "Comedy"
     assert toy.published_at == 788918400.0  # 1995-01-01T00:00:00Z
     assert cafe.title == "Café Lumière (2003)"  # latin-1 decoded
     assert cafe.category == "Action"
+    assert cafe.tags["released:2003"] == 1.0
     assert unknown.tags == {} and unknown.category is None and unknown.published_at is None
 
     assert catalogue.events[0] == EventRecord(
@@ -66,6 +69,20 @@ def test_movielens_parser_on_a_tiny_fixture(tmp_path: Path) -> None:
     assert snapshot.events.user.tolist() == [0, 1, 1]
     assert snapshot.events.item.tolist() == [0, 0, 1]
     assert snapshot.events.value.tolist() == [5.0, 3.0, 1.0]
+
+
+def test_release_era_is_coarse_for_old_films_and_yearly_for_recent_ones() -> None:
+    def at(year: int, month: int = 6) -> float:
+        return datetime(year, month, 1, tzinfo=UTC).timestamp()
+
+    assert release_era(at(1939)) == "old"
+    assert release_era(at(1979, 12)) == "old"
+    assert release_era(at(1980, 1)) == "1980s"
+    assert release_era(at(1989, 12)) == "1980s"
+    assert release_era(at(1990, 1)) == "1990-94"
+    assert release_era(at(1994, 12)) == "1990-94"
+    assert release_era(at(1995, 1)) == "1995"
+    assert release_era(at(1998)) == "1998"
 
 
 @pytest.mark.skipif(ml100k_path() is None, reason="MovieLens 100K not available")
@@ -80,6 +97,7 @@ def test_movielens_100k_full() -> None:
         "genre:Animation": 1.0,
         "genre:Children's": 1.0,
         "genre:Comedy": 1.0,
+        "released:1995": 1.0,
     }
     assert {e.value for e in catalogue.events} == {1.0, 2.0, 3.0, 4.0, 5.0}
     snapshot = catalogue.to_snapshot()

@@ -48,7 +48,7 @@ def test_budget_zero_uses_the_config_as_given_and_still_learns_the_ranker(engine
     outcome = search(engine_planted.snapshot, given)
     assert outcome.config == given and outcome.trials == []
     assert outcome.validation_ndcg is not None
-    assert outcome.ranking["ranker"] in {"lambdarank", "retrieval", "item_item"}
+    assert outcome.ranking["ranker"] in {"lambdarank", "retrieval", "item_item", "blend"}
     assert set(outcome.ranking["check_ndcg"]) >= {"retrieval", "item_item"}
     assert outcome.ranker.weights.shape == (len(FEATURES),)
 
@@ -245,6 +245,34 @@ def test_the_learned_ranker_is_kept_only_where_it_beats_single_orders():
     plain = learn_ranker(stage, [Fold(fold.users, fold.found, truth)], config, 10)
     assert plain.chosen == "item_item" and plain.ranker.model is None
     assert np.array_equal(plain.ranker.weights, ITEM_ITEM_ONLY)
+
+
+def _truth_of_top(fold: Fold, scores: np.ndarray, count: int = 3) -> sp.csr_matrix:
+    top = np.argsort(-scores, axis=1)[:, :count]
+    users = np.repeat(np.arange(len(scores)), count)
+    rows = np.take_along_axis(fold.found.rows, top, 1).ravel()
+    return sp.csr_matrix((np.ones(users.size), (users, rows)), shape=fold.truth.shape)
+
+
+def test_the_blend_of_joint_and_item_item_scores_is_kept_where_it_is_the_best_order():
+    """Truth that is the top of joint + item-item scores: neither single order finds it, the
+    blend with weight 1 does exactly, and a learned model cannot beat exact."""
+    stage = RankingStage(None, None, np.zeros(1), np.zeros(1), np.zeros(1), Ranker(RETRIEVAL_ONLY))
+    fold = _fold_where_a_feature_pair_decides(3)
+    features = fold.found.features
+    both = features[..., FEATURES.index("retrieval")] + features[..., FEATURES.index("item_item")]
+    truth = _truth_of_top(fold, both)
+    learned = learn_ranker(
+        stage, [Fold(fold.users, fold.found, truth)], RankingConfig(ranker_trees=20), 10
+    )
+    assert learned.chosen == "blend" and learned.ranker.model is None
+    assert learned.check_ndcg["blend"] == pytest.approx(1.0)
+    assert learned.check_ndcg["blend"] > max(
+        learned.check_ndcg["retrieval"], learned.check_ndcg["item_item"]
+    )
+    weights = learned.summary()["weights"]
+    assert weights["retrieval"] == 1.0 and weights["item_item"] == 1.0
+    assert sum(abs(v) for v in weights.values()) == 2.0
 
 
 def test_sparse_item_item_top_pads_a_history_that_reaches_nothing(engine_planted):
