@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
 
@@ -75,7 +75,8 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
     if request.method not in READING_METHODS:
         writes: WriteCounter = request.app.state.writes
-        writes.committed()
+        # a route whose write changes only answers about some users and items says which
+        writes.committed(getattr(request.state, "touched", None))
 
 
 # scope="function": commit before the response is sent, so a failed commit is a 5xx, never a
@@ -188,11 +189,14 @@ async def get_holder(request: Request) -> ModelHolder:
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 
 
-async def current_serving(request: Request) -> tuple[Serving | None, dict[str, str]]:
+async def current_serving(
+    request: Request, about: Collection[str] | None = None
+) -> tuple[Serving | None, dict[str, str]]:
     """The model and its live state for one answer (None before the first model), with the
     headers the answer must carry.
 
-    A write this process acknowledged is read into the live state before the next answer;
+    A write this process acknowledged is read into the live state before the next answer
+    it can change (`about`: the answer is about these users and items, api.live.writes);
     other processes' writes arrive by the poller within `live_poll_seconds`. When the store
     cannot be read the answer comes from memory, marked by the `Tagmatch-Live-State` header.
     """
@@ -202,7 +206,7 @@ async def current_serving(request: Request) -> tuple[Serving | None, dict[str, s
         return None, {}
     settings: Settings = request.app.state.settings
     writes: WriteCounter = request.app.state.writes
-    if writes.unseen_by(serving.live):
+    if writes.unseen_by(serving.live, about):
         await asyncio.to_thread(writes.catch_up, serving.live, request.app.state.read_live)
     age = serving.live.age()
     if age is None or age > settings.live_stale_seconds or serving.live.last_error:
@@ -210,12 +214,14 @@ async def current_serving(request: Request) -> tuple[Serving | None, dict[str, s
     return serving, {}
 
 
-async def serving_for(request: Request, scope: str) -> tuple[Serving | None, dict[str, str]]:
+async def serving_for(
+    request: Request, scope: str, about: Collection[str] | None = None
+) -> tuple[Serving | None, dict[str, str]]:
     """authorize() and current_serving() as plain calls, for the routes called on every page
     view: FastAPI's dependency solving cost them about a fifth of their CPU. Such a route
     declares no dependencies and must call this first."""
     await authorize(request, scope)
-    return await current_serving(request)
+    return await current_serving(request, about)
 
 
 async def get_serving(request: Request, response: Response) -> Serving | None:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import require_serving, serving_for
+from api.live.writes import item_key
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import (
     AudienceOut,
@@ -38,7 +39,7 @@ Name = Annotated[str | None, Query(min_length=1, max_length=ID_MAX)]
 async def similar_items(item_id: ItemId, request: Request, n: Count = 10) -> Response:
     """Items close to this one in the joint space; an item without events is placed by
     its tags and text."""
-    serving, headers = await serving_for(request, "serve")
+    serving, headers = await serving_for(request, "serve", (item_key(item_id),))
     current = require_serving(serving, "similar items")
     found = matching.similar_items(current, item_id, n, now=time.time())
     return json_response(similar_items_json(item_id, current.model.version, found), headers)
@@ -59,7 +60,7 @@ async def audience(
 ) -> Response:
     """The users most likely to engage with this item (works for an item with tags and no
     events yet), optionally only inside a segment or among users with a tag."""
-    serving, headers = await serving_for(request, "marketing")
+    serving, headers = await serving_for(request, "marketing", (item_key(item_id),))
     current = require_serving(serving, "an audience")
     rule = None
     if segment is not None:  # the segment's current rule: one row by key

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import serving_for
+from api.live.writes import user_key
 from api.schemas.common import ID_MAX, problem_responses
 from api.schemas.serving import RecommendationsOut, json_response, recommendations_json
 from api.services.matching import recommend as recommend_items
@@ -40,7 +41,7 @@ async def recommend(
 ) -> Response:
     """personal for a user with history; cold_start for a user known only by declared
     attributes/tags; popular otherwise. An unknown user is not an error."""
-    serving, headers = await serving_for(request, "serve")
+    serving, headers = await serving_for(request, "serve", (user_key(user_id),))
     if serving is None:  # before the first model: most popular, from the store
         answer = await asyncio.to_thread(_popular, request, user_id, n, category, tag, exclude_seen)
         return json_response(recommendations_json(user_id, None, "popular", answer.items), headers)
