@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,8 @@ from types import TracebackType
 LOCK_NAME = ".train.lock"
 # sysexits EX_TEMPFAIL: another run is on; a scheduler may simply try again later.
 LOCKED_EXIT = 75
+# How long a start retries a contended lock: a probe holds it for an instant, a run for minutes.
+PROBE_GRACE_SECONDS = 2.0
 
 
 class TrainingLocked(RuntimeError):
@@ -71,7 +74,7 @@ class TrainingLock:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_through_probes(fd)
         except OSError as exc:
             holder = _describe(fd)
             os.close(fd)
@@ -112,6 +115,24 @@ class TrainingLock:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _lock_through_probes(fd: int) -> None:
+    """The exclusive lock, without waiting for a run; OSError (contended) when one holds it.
+
+    training_lock_holder() probes with a shared lock for an instant, from serving processes
+    on every model poll: on a loaded machine a probe's thread can be descheduled while it
+    holds it. A contended lock is tried again for PROBE_GRACE_SECONDS, far less than any run.
+    """
+    deadline = time.monotonic() + PROBE_GRACE_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if not _is_contended(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)
 
 
 def training_lock_holder(model_dir: Path) -> str | None:

@@ -8,9 +8,11 @@ block the next request; a lock held by any run answers 409.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,23 @@ lock = TrainingLock.acquire(Path(sys.argv[1]), job_id="child-job")
 print("held", flush=True)
 time.sleep(600)
 """
+
+
+def test_a_start_waits_out_a_probe_not_a_run(tmp_path: Path) -> None:
+    """training_lock_holder() probes with a shared lock; a probe whose thread is descheduled
+    while holding it (a loaded machine, serving's probe on every model poll) must not make a
+    training run fail to start: it failed CI as "another training run holds the lock"."""
+    TrainingLock.acquire(tmp_path).release()  # the lock file, as after an earlier run
+    fd = os.open(lock_path(tmp_path), os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe, stuck for a moment
+    timer = threading.Timer(0.3, os.close, (fd,))
+    timer.start()
+    try:
+        TrainingLock.acquire(tmp_path).release()  # waits the probe out
+    finally:
+        timer.join()
+    with TrainingLock.acquire(tmp_path), pytest.raises(TrainingLocked):
+        TrainingLock.acquire(tmp_path)  # a run is not waited out
 
 
 def test_a_second_holder_is_refused_until_the_first_releases(tmp_path: Path) -> None:
