@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 import time
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from trained_world import World
 
 from api.live import LiveState
@@ -33,6 +35,24 @@ def _live(
     engine = create_db_engine(world.settings.database_url)
     opener = partial(session_scope, make_session_factory(engine))
     return LiveState(model, margin=margin), opener
+
+
+@contextmanager
+def kept_snapshot_record(engine: Engine, version: str) -> Iterator[str | None]:
+    """The version's recorded snapshot events (JSON), put back as they were afterwards: the
+    world is shared by the module's tests."""
+    this_version = ModelVersion.version == version
+    with engine.connect() as connection:
+        kept = connection.execute(
+            select(ModelVersion.snapshot_events).where(this_version)
+        ).scalar_one()
+    try:
+        yield kept
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                update(ModelVersion).where(this_version).values(snapshot_events=kept)
+            )
 
 
 def test_a_steady_state_reads_nothing_and_a_bulk_change_is_read_once(
@@ -164,37 +184,33 @@ def test_a_load_just_before_training_is_read_once_after_the_swap(
     engine = create_db_engine(world.settings.database_url)
     stamps = {}
     this_version = ModelVersion.version == model.version
-    with engine.connect() as connection:
-        kept = connection.execute(
-            select(ModelVersion.snapshot_events).where(this_version)
-        ).scalar_one()
-    held = freshness.SnapshotEvents.from_json(kept)
-    assert held is not None and held.missing == ()  # nothing was in flight or deleted
-    try:
-        with engine.begin() as connection:
-            stamps = dict(connection.execute(select(Event.pk, Event.ingested_at)).all())
-            loaded_at = snapshot - margin / 2  # inside the margin before the snapshot
-            connection.execute(update(Event).values(ingested_at=loaded_at))
-            if not recorded:
-                unrecorded = update(ModelVersion).values(snapshot_events=None)
-                connection.execute(unrecorded.where(this_version))
-        time.sleep(max(0.0, (snapshot + 3 * margin - datetime.now(UTC)).total_seconds()))
-        live = LiveState(model, margin=margin)
-        opener = partial(session_scope, make_session_factory(engine))
-        for _ in range(3):
-            live.poll(opener)
-        # Other tests of this module added events since the training run (ids above it).
-        since_training = len([pk for pk in stamps if pk > held.through])
-        assert events_read[0] == (since_training if recorded else len(stamps))  # read once
-        assert events_read[1:] == [0, 0]  # not again
-        assert live.user(world.warm_users()[0]).recent == ()  # the snapshot holds all of it
-    finally:
-        with engine.begin() as connection:  # the shared world as it was
-            for pk, stamp in stamps.items():
-                connection.execute(update(Event).where(Event.pk == pk).values(ingested_at=stamp))
-            connection.execute(
-                update(ModelVersion).where(this_version).values(snapshot_events=kept)
-            )
+    with kept_snapshot_record(engine, model.version) as kept:
+        held = freshness.SnapshotEvents.from_json(kept)
+        assert held is not None and held.missing == ()  # nothing was in flight or deleted
+        try:
+            with engine.begin() as connection:
+                stamps = dict(connection.execute(select(Event.pk, Event.ingested_at)).all())
+                loaded_at = snapshot - margin / 2  # inside the margin before the snapshot
+                connection.execute(update(Event).values(ingested_at=loaded_at))
+                if not recorded:
+                    unrecorded = update(ModelVersion).values(snapshot_events=None)
+                    connection.execute(unrecorded.where(this_version))
+            time.sleep(max(0.0, (snapshot + 3 * margin - datetime.now(UTC)).total_seconds()))
+            live = LiveState(model, margin=margin)
+            opener = partial(session_scope, make_session_factory(engine))
+            for _ in range(3):
+                live.poll(opener)
+            # Other tests of this module added events since the training run (ids above it).
+            since_training = len([pk for pk in stamps if pk > held.through])
+            assert events_read[0] == (since_training if recorded else len(stamps))  # read once
+            assert events_read[1:] == [0, 0]  # not again
+            assert live.user(world.warm_users()[0]).recent == ()  # the snapshot holds all of it
+        finally:
+            with engine.begin() as connection:  # the shared world as it was
+                for pk, stamp in stamps.items():
+                    connection.execute(
+                        update(Event).where(Event.pk == pk).values(ingested_at=stamp)
+                    )
         engine.dispose()
 
 
@@ -252,39 +268,34 @@ def test_a_write_open_during_the_snapshot_is_read_when_it_commits(
         return {"event_id": event_id, "user_id": user, "item_id": item, "type": "view",
                 "value": None, "ts": dated}  # fmt: skip
 
-    with engine.connect() as connection:
-        kept = connection.execute(
-            select(ModelVersion.snapshot_events).where(this_version)
-        ).scalar_one()
-    slow = factory()
-    try:
-        insert_events(slow, [record("open-slow")])  # takes an id, does not commit yet
-        with session_scope(factory) as fast:
-            insert_events(fast, [record("open-fast")])
-        read_ids: array[int] = array("q")
-        now = datetime.now(UTC)
-        with snapshot_session(engine) as session:
-            read_snapshot(session, now, read_ids=read_ids)
-            held = freshness.read_snapshot_events(session, now, np.frombuffer(read_ids, np.int64))
-        with engine.begin() as connection:  # as if the model had been trained on it
-            connection.execute(
-                update(ModelVersion).where(this_version).values(snapshot_events=held.as_json())
-            )
-        live, opener = _live(served, world, margin=timedelta(seconds=30))
-        live.poll(opener)
-        assert live.user(user).recent == ()  # the fast one is held; the slow one is open
-        slow.commit()
-        slow_pk = slow.scalar(select(Event.pk).where(Event.event_id == "open-slow"))
-        assert held is not None and held.through > slow_pk
-        live.poll(opener)
-        assert [event.pk for event in live.user(user).recent] == [slow_pk]
-    finally:
-        slow.close()
-        with engine.begin() as connection:  # the shared world as it was
-            connection.execute(
-                update(ModelVersion).where(this_version).values(snapshot_events=kept)
-            )
-        engine.dispose()
+    with kept_snapshot_record(engine, model.version):
+        slow = factory()
+        try:
+            insert_events(slow, [record("open-slow")])  # takes an id, does not commit yet
+            with session_scope(factory) as fast:
+                insert_events(fast, [record("open-fast")])
+            read_ids: array[int] = array("q")
+            now = datetime.now(UTC)
+            with snapshot_session(engine) as session:
+                read_snapshot(session, now, read_ids=read_ids)
+                held = freshness.read_snapshot_events(
+                    session, now, np.frombuffer(read_ids, np.int64)
+                )
+            with engine.begin() as connection:  # as if the model had been trained on it
+                connection.execute(
+                    update(ModelVersion).where(this_version).values(snapshot_events=held.as_json())
+                )
+            live, opener = _live(served, world, margin=timedelta(seconds=30))
+            live.poll(opener)
+            assert live.user(user).recent == ()  # the fast one is held; the slow one is open
+            slow.commit()
+            slow_pk = slow.scalar(select(Event.pk).where(Event.event_id == "open-slow"))
+            assert held is not None and held.through > slow_pk
+            live.poll(opener)
+            assert [event.pk for event in live.user(user).recent] == [slow_pk]
+        finally:
+            slow.close()
+            engine.dispose()
 
 
 def test_a_poll_holds_no_write_lock(
