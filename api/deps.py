@@ -75,8 +75,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
     if request.method not in READING_METHODS:
         writes: WriteCounter = request.app.state.writes
-        # a route whose write changes only answers about some users and items says which
-        writes.committed(getattr(request.state, "touched", None))
+        own_events = getattr(request.state, "own_events", None)
+        if own_events is None:
+            writes.committed()
+        else:  # a write of events only: it changes only answers about their users and items
+            serving = request.app.state.model_holder.serving
+            writes.committed_events(own_events, None if serving is None else serving.live)
 
 
 # scope="function": commit before the response is sent, so a failed commit is a 5xx, never a

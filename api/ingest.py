@@ -58,8 +58,10 @@ def _keywords(session: Session, item_ids: list[str], top_k: int) -> dict[str, li
     return found
 
 
-def write_events(session: Session, records: Sequence[Mapping[str, Any]]) -> events.InsertedEvents:
-    return events.insert_events(session, records)
+def write_events(
+    session: Session, records: Sequence[Mapping[str, Any]], *, keep_rows: bool = False
+) -> events.InsertedEvents:
+    return events.insert_events(session, records, keep_rows=keep_rows)
 
 
 def user_record(user: UserRecord) -> dict[str, Any]:

@@ -10,6 +10,7 @@ change, never a torn one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ log = logging.getLogger("tagmatch.live")
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 MAX_PENDING_RANGES = 64
 MAX_SPLIT_RANGE = 10_000  # pending ranges at least this wide are not checked id by id
+_SERIALS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class LiveState:
         self.last_success: float | None = None  # monotonic time of the last complete poll
         self.last_error: str | None = None
         self.writes_seen = 0  # api.live.writes: this process's writes read so far
+        self.serial = next(_SERIALS)  # names this state in api.live.writes (never reused)
         self.rows_read = 0  # rows all polls returned: what the store paid for this state
 
     # ---- reading: what requests ask -------------------------------------------------------
@@ -190,7 +193,13 @@ class LiveState:
             self._pending = self._still_missing()
             # Ids matter only where a read may return them again: the pending ranges.
             lowest = min((lo for lo, _, _ in self._pending), default=None)
-            self._applied = {pk for pk in self._applied if lowest is not None and pk >= lowest}
+            # So do ids above the watermark: events this process applied itself, which a
+            # later read returns (apply_own_events).
+            self._applied = {
+                pk
+                for pk in self._applied
+                if (lowest is not None and pk >= lowest) or pk > (self._after_pk or 0)
+            }
             # Rows stamped before `started - margin` had committed before this read began.
             self._items_since = self._users_since = self._erasures_since = max(
                 self._items_since, started - self.margin
@@ -201,6 +210,27 @@ class LiveState:
             if unless_seen is not None:
                 self.writes_seen = max(self.writes_seen, unless_seen)
             return changed
+
+    def apply_own_events(self, events: tuple[EventRow, ...]) -> tuple[set[str], set[str]]:
+        """Events this process has just committed, applied without reading them back (the
+        poll that reads them later skips them by id). Only events whose user and item this
+        state knows are applied: one that created a user or an item waits for a poll, which
+        reads the new row with it. Returns the (user ids, item ids) whose every event here
+        was applied."""
+        with self._poll_lock:
+            known = [self._knows(e.user_id, e.item_id) for e in events]
+            applied = [e for e, k in zip(events, known, strict=True) if k]
+            self._add_events([e for e in applied if e.pk not in self._applied])
+            if applied:
+                self.generation += 1
+        waiting = [e for e, k in zip(events, known, strict=True) if not k]
+        return (
+            {e.user_id for e in applied} - {e.user_id for e in waiting},
+            {e.item_id for e in applied} - {e.item_id for e in waiting},
+        )
+
+    def _knows(self, user_id: str, item_id: str) -> bool:
+        return self.user(user_id).exists and self.item(item_id).exists
 
     def _apply_items(self, changes: list[ItemChange]) -> bool:
         changed = False
@@ -286,6 +316,10 @@ class LiveState:
             top = max(newest, max(got, default=0))
             self._track_gaps(min(floor, top), top, got, mono)
         self._after_pk = max(top, self._after_pk or 0)
+        self._add_events(new)
+        return bool(new)
+
+    def _add_events(self, new: list[EventRow]) -> None:
         for event in new:
             self._applied.add(event.pk)
             erased_at = self._erased_at.get(person_ref(event.user_id)) if self._erased_at else None
@@ -300,7 +334,6 @@ class LiveState:
             self._set_recent(event.user_id, (*self._recent_by_user.get(event.user_id, ()), event))
             seen = self._recent_by_item.get(event.item_id, frozenset())
             self._recent_by_item[event.item_id] = seen | {event.user_id}
-        return bool(new)
 
     def _in_snapshot(self, event: EventRow) -> bool:
         user_row = self.model.users.index(event.user_id)

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Request
 from api import ingest
 from api.deps import SessionDep, batch_limit, require_scope
 from api.errors import ProblemError
-from api.live.writes import item_key, user_key
 from api.schemas.common import problem_responses
 from api.schemas.events import EventBatch, EventsAccepted, unknown_event_types
 
@@ -34,10 +33,9 @@ def post_events(batch: EventBatch, session: SessionDep, request: Request) -> Eve
     if errors:
         metrics.events_received(0, 0, rejected=len(batch.events))
         raise ProblemError(422, "Invalid request", "unknown event type", errors)
-    result = ingest.write_events(session, [event.to_record() for event in batch.events])
-    # read-your-writes: these events change only answers about their users and items
-    request.state.touched = {user_key(e.user_id) for e in batch.events} | {
-        item_key(e.item_id) for e in batch.events
-    }
+    records = [event.to_record() for event in batch.events]
+    result = ingest.write_events(session, records, keep_rows=True)
+    # read-your-writes: once committed, the stored rows go into this process's live state
+    request.state.own_events = result.rows
     metrics.events_received(result.accepted, result.duplicates)
     return EventsAccepted(accepted=result.accepted, duplicates=result.duplicates)
