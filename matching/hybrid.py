@@ -125,11 +125,12 @@ def fit_ridge(
     used = np.flatnonzero(frequency)
     if len(used) > max_features:
         used = np.sort(used[np.argsort(-frequency[used], kind="stable")[:max_features]])
-    x = sp.csc_matrix(features[:, used])
+    x = sp.csr_matrix(features[:, used])
     y = targets.astype(np.float64)
     x_mean = np.asarray(x.mean(axis=0)).ravel()
     y_mean = y.mean(axis=0)
-    gram = (x.T @ x).toarray() - n_rows * np.outer(x_mean, x_mean)
+    products = _gram(x) if len(used) <= _DENSE_GRAM_MAX else (x.T @ x).toarray()
+    gram = products - n_rows * np.outer(x_mean, x_mean)
     gram[np.diag_indices_from(gram)] += lam
     cross = np.asarray(x.T @ y) - n_rows * np.outer(x_mean, y_mean)
     weights = la.solve(gram, cross, assume_a="pos") if len(used) else np.zeros((0, n_factors))
@@ -167,9 +168,15 @@ class HybridSpace:
 
     def joint(self, cf: np.ndarray, tags: sp.csr_matrix, side: str) -> np.ndarray:
         scale = self.user_cf_scale if side == "user" else self.item_cf_scale
-        cf_part = np.sqrt(1.0 - self.tag_share) * cf / scale
-        tag_part = np.sqrt(self.tag_share) * self.embed_tags(tags)
-        return np.hstack([cf_part, tag_part]).astype(np.float32)
+        # Both parts computed in float64 and written straight into one float32 array (as
+        # stacking them and casting did, to the bit): at a million users the stacking
+        # copies cost as much as the products.
+        out = np.empty((len(cf), self.dim), np.float32)
+        cf_part, tag_part = out[:, : self.n_factors], out[:, self.n_factors :]
+        cf_weighted = np.multiply(cf, np.sqrt(1.0 - self.tag_share), dtype=np.float64)
+        np.divide(cf_weighted, scale, out=cf_part, dtype=np.float64)
+        np.multiply(self.embed_tags(tags), np.sqrt(self.tag_share), out=tag_part, dtype=np.float64)
+        return out
 
     def cold_user(self, declared: sp.csr_matrix) -> np.ndarray:
         """Joint vectors of users known only by their declared tags."""
