@@ -52,23 +52,24 @@ def _gram(matrix: sp.csr_matrix) -> np.ndarray:
     largest part of the hybrid step); the dense blocks cost rows x columns² in BLAS, ~3x
     faster at 233 tags (BENCHMARKS.md, issue 16). Equal to the sparse product up to the
     order of the float64 sums."""
-    matrix = sp.csr_matrix(matrix, dtype=np.float64)
+    matrix = sp.csr_matrix(matrix)
     n_cols = matrix.shape[1]
     gram = np.zeros((n_cols, n_cols), np.float64)
     step = max(1, _GRAM_BLOCK_ENTRIES // max(n_cols, 1))
     for start in range(0, matrix.shape[0], step):
-        block = matrix[start : start + step].toarray()
+        block = matrix[start : start + step].toarray().astype(np.float64, copy=False)
         gram += block.T @ block
     return gram
 
 
+def _top_eigenvectors(gram: np.ndarray, k: int) -> np.ndarray:
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:k]
+    keep = order[values[order] > 1e-9 * max(values.max(), 1e-30)]
+    return vectors[:, keep]
+
+
 def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
-    n_cols = matrix.shape[1]
-    if n_cols <= _DENSE_GRAM_MAX:
-        values, vectors = np.linalg.eigh(_gram(matrix))
-        order = np.argsort(values)[::-1][:k]
-        keep = order[values[order] > 1e-9 * max(values.max(), 1e-30)]
-        return vectors[:, keep]
     k = min(k, min(matrix.shape) - 1)
     v0 = np.random.default_rng(seed).standard_normal(min(matrix.shape))
     _, sigma, vt = svds(matrix.astype(np.float64), k=k, v0=v0)
@@ -79,16 +80,24 @@ def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.
 def fit_tag_components(
     item_tags: sp.csr_matrix, user_tags: sp.csr_matrix, dim: int, seed: int = 0
 ) -> np.ndarray:
-    """(n_tags, k <= dim) projection onto the main tag co-occurrence directions."""
-    blocks = []
+    """(n_tags, k <= dim) projection onto the main tag co-occurrence directions: the top
+    right singular vectors of the stacked blocks, each block scaled by 1/sqrt(its filled
+    rows). Up to _DENSE_GRAM_MAX tags, the top eigenvectors of the stacked Gram, which is
+    the sum of the blocks' Grams scaled by 1/filled: no stacked copy of a million rows."""
+    weighted = []
     for block in (item_tags, user_tags):
         filled = int((np.diff(block.indptr) > 0).sum())
         if filled:
-            blocks.append(block * (1.0 / np.sqrt(filled)))
+            weighted.append((block, 1.0 / np.sqrt(filled)))
     n_tags = item_tags.shape[1]
-    if not blocks or n_tags == 0:
+    if not weighted or n_tags == 0:
         return np.zeros((n_tags, 0), np.float32)
-    stacked = sp.csr_matrix(sp.vstack(blocks))
+    if n_tags <= _DENSE_GRAM_MAX:
+        gram = np.zeros((n_tags, n_tags), np.float64)
+        for block, scale in weighted:
+            gram += _gram(block) * (scale * scale)
+        return _top_eigenvectors(gram, dim).astype(np.float32)
+    stacked = sp.csr_matrix(sp.vstack([block * scale for block, scale in weighted]))
     return _top_right_singular_vectors(stacked, dim, seed).astype(np.float32)
 
 
