@@ -33,6 +33,7 @@ from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
 _DENSE_GRAM_MAX = 1024  # up to this many tags an exact eigendecomposition of the Gram wins
+_GRAM_BLOCK_ENTRIES = 1 << 20  # dense row block of the Gram product: 8 MB of float64
 CF_REASON = {"recommend": "users like you", "audience": "similar users engaged"}
 
 
@@ -43,14 +44,32 @@ def l2_normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
 
 
-def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
+def _gram(matrix: sp.csr_matrix) -> np.ndarray:
+    """matrix.T @ matrix as a dense float64 array, for few columns (<= _DENSE_GRAM_MAX).
+
+    Dense row blocks through one BLAS product each: scipy's sparse product costs the sum of
+    squared row lengths in scalar code (a million users with ~30 tags each made it the
+    largest part of the hybrid step); the dense blocks cost rows x columns² in BLAS, ~3x
+    faster at 233 tags (BENCHMARKS.md, issue 16). Equal to the sparse product up to the
+    order of the float64 sums."""
+    matrix = sp.csr_matrix(matrix)
     n_cols = matrix.shape[1]
-    if n_cols <= _DENSE_GRAM_MAX:
-        gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        values, vectors = np.linalg.eigh(gram)
-        order = np.argsort(values)[::-1][:k]
-        keep = order[values[order] > 1e-9 * max(values.max(), 1e-30)]
-        return vectors[:, keep]
+    gram = np.zeros((n_cols, n_cols), np.float64)
+    step = max(1, _GRAM_BLOCK_ENTRIES // max(n_cols, 1))
+    for start in range(0, matrix.shape[0], step):
+        block = matrix[start : start + step].toarray().astype(np.float64, copy=False)
+        gram += block.T @ block
+    return gram
+
+
+def _top_eigenvectors(gram: np.ndarray, k: int) -> np.ndarray:
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:k]
+    keep = order[values[order] > 1e-9 * max(values.max(), 1e-30)]
+    return vectors[:, keep]
+
+
+def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
     k = min(k, min(matrix.shape) - 1)
     v0 = np.random.default_rng(seed).standard_normal(min(matrix.shape))
     _, sigma, vt = svds(matrix.astype(np.float64), k=k, v0=v0)
@@ -61,16 +80,24 @@ def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.
 def fit_tag_components(
     item_tags: sp.csr_matrix, user_tags: sp.csr_matrix, dim: int, seed: int = 0
 ) -> np.ndarray:
-    """(n_tags, k <= dim) projection onto the main tag co-occurrence directions."""
-    blocks = []
+    """(n_tags, k <= dim) projection onto the main tag co-occurrence directions: the top
+    right singular vectors of the stacked blocks, each block scaled by 1/sqrt(its filled
+    rows). Up to _DENSE_GRAM_MAX tags, the top eigenvectors of the stacked Gram, which is
+    the sum of the blocks' Grams scaled by 1/filled: no stacked copy of a million rows."""
+    weighted = []
     for block in (item_tags, user_tags):
         filled = int((np.diff(block.indptr) > 0).sum())
         if filled:
-            blocks.append(block * (1.0 / np.sqrt(filled)))
+            weighted.append((block, 1.0 / np.sqrt(filled)))
     n_tags = item_tags.shape[1]
-    if not blocks or n_tags == 0:
+    if not weighted or n_tags == 0:
         return np.zeros((n_tags, 0), np.float32)
-    stacked = sp.csr_matrix(sp.vstack(blocks))
+    if n_tags <= _DENSE_GRAM_MAX:
+        gram = np.zeros((n_tags, n_tags), np.float64)
+        for block, scale in weighted:
+            gram += _gram(block) * (scale * scale)
+        return _top_eigenvectors(gram, dim).astype(np.float32)
+    stacked = sp.csr_matrix(sp.vstack([block * scale for block, scale in weighted]))
     return _top_right_singular_vectors(stacked, dim, seed).astype(np.float32)
 
 
@@ -107,11 +134,12 @@ def fit_ridge(
     used = np.flatnonzero(frequency)
     if len(used) > max_features:
         used = np.sort(used[np.argsort(-frequency[used], kind="stable")[:max_features]])
-    x = sp.csc_matrix(features[:, used])
+    x = sp.csr_matrix(features[:, used])
     y = targets.astype(np.float64)
     x_mean = np.asarray(x.mean(axis=0)).ravel()
     y_mean = y.mean(axis=0)
-    gram = (x.T @ x).toarray() - n_rows * np.outer(x_mean, x_mean)
+    products = _gram(x) if len(used) <= _DENSE_GRAM_MAX else (x.T @ x).toarray()
+    gram = products - n_rows * np.outer(x_mean, x_mean)
     gram[np.diag_indices_from(gram)] += lam
     cross = np.asarray(x.T @ y) - n_rows * np.outer(x_mean, y_mean)
     weights = la.solve(gram, cross, assume_a="pos") if len(used) else np.zeros((0, n_factors))
@@ -149,9 +177,15 @@ class HybridSpace:
 
     def joint(self, cf: np.ndarray, tags: sp.csr_matrix, side: str) -> np.ndarray:
         scale = self.user_cf_scale if side == "user" else self.item_cf_scale
-        cf_part = np.sqrt(1.0 - self.tag_share) * cf / scale
-        tag_part = np.sqrt(self.tag_share) * self.embed_tags(tags)
-        return np.hstack([cf_part, tag_part]).astype(np.float32)
+        # Both parts computed in float64 and written straight into one float32 array (as
+        # stacking them and casting did, to the bit): at a million users the stacking
+        # copies cost as much as the products.
+        out = np.empty((len(cf), self.dim), np.float32)
+        cf_part, tag_part = out[:, : self.n_factors], out[:, self.n_factors :]
+        cf_weighted = np.multiply(cf, np.sqrt(1.0 - self.tag_share), dtype=np.float64)
+        np.divide(cf_weighted, scale, out=cf_part, dtype=np.float64)
+        np.multiply(self.embed_tags(tags), np.sqrt(self.tag_share), out=tag_part, dtype=np.float64)
+        return out
 
     def cold_user(self, declared: sp.csr_matrix) -> np.ndarray:
         """Joint vectors of users known only by their declared tags."""

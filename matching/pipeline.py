@@ -45,7 +45,7 @@ from matching.progress import Progress, ignore_progress
 from matching.ranking import Ranker, RankingStage
 from matching.recommenders import Hybrid
 from matching.search import restrict, search
-from matching.tagspace import TagSpace, build_tagspace
+from matching.tagspace import RecordTags, TagSpace, build_tagspace, record_tags
 from matching.vocabulary import Vocabulary
 
 GATE_METRIC_NAME = "ndcg@{k}"
@@ -58,9 +58,15 @@ class Fitted:
     model: Hybrid
 
 
-def fit_snapshot(snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None) -> Fitted:
-    """Tag space, confidence matrix and hybrid model of one snapshot."""
-    tagspace = build_tagspace(snapshot, config.tags, config.events, tags=tags)
+def fit_snapshot(
+    snapshot: Snapshot,
+    config: ModelConfig,
+    tags: Vocabulary | None = None,
+    records: RecordTags | None = None,
+) -> Fitted:
+    """Tag space, confidence matrix and hybrid model of one snapshot. `records`: the run's
+    record tags (tagspace.record_tags), reused when they fit (build_tagspace)."""
+    tagspace = build_tagspace(snapshot, config.tags, config.events, tags, records)
     reference = decay_reference(snapshot.events, snapshot.now)
     confidence = confidence_matrix(
         snapshot.events, snapshot.n_users, snapshot.n_items, config.events, reference
@@ -112,7 +118,8 @@ def evaluate_snapshot(
     active_config: ModelConfig | None = None,
 ) -> dict[str, Any]:
     """Steps 1-4 of the module docstring: the metrics, nothing kept."""
-    return _clean(_evaluate(snapshot, config, tags, active_config)[0])
+    records = record_tags(snapshot, config.tags, tags)
+    return _clean(_evaluate(snapshot, config, tags, active_config, records)[0])
 
 
 def _evaluate(
@@ -120,36 +127,40 @@ def _evaluate(
     config: ModelConfig,
     tags: Vocabulary | None,
     active_config: ModelConfig | None,
+    records: RecordTags,
 ) -> tuple[dict[str, Any], ModelConfig, Ranker | None]:
-    """(metrics, chosen config, ranker; None when there was no holdout to search on)."""
+    """(metrics, chosen config, ranker; None when there was no holdout to search on).
+    `records`: the snapshot's record tags, shared by every tag-space build below."""
     cfg = config.eval
     ranker: Ranker | None = None
     metrics: dict[str, Any] = {"evaluated": False}
     train_mask, test_mask = time_holdout(snapshot.events, cfg)
     if test_mask.any() and train_mask.any():
         part = restrict(snapshot, train_mask)
-        outcome = search(part, config, tags)
+        outcome = search(part, config, tags, records)
         config, ranker = outcome.config, outcome.ranker
         metrics["search"] = outcome.summary(cfg.k)
         truth = interaction_matrix(
             snapshot.events.subset(test_mask), snapshot.n_users, snapshot.n_items
         )
-        candidate = build_model(part, config, ranker, tags, "holdout")
+        candidate = build_model(part, config, ranker, tags, "holdout", records=records)
         metrics.update(served_metrics(candidate, truth, cfg.k, cfg.max_users, cfg.seed))
         metrics.update(evaluated=True, test_events=int(test_mask.sum()))
         if active_config is not None:
             as_given = active_config.model_copy(
                 update={"search": active_config.search.model_copy(update={"trials": 0})}
             )
-            active = search(part, as_given, tags)
-            fitted = build_model(part, active.config, active.ranker, tags, "holdout-active")
+            active = search(part, as_given, tags, records)
+            fitted = build_model(
+                part, active.config, active.ranker, tags, "holdout-active", records=records
+            )
             paired = served_metrics(fitted, truth, cfg.k, cfg.max_users, cfg.seed)
             paired.pop("most_popular")
             metrics["active"] = paired
     if cfg.cold_item_fraction > 0 and len(snapshot.events):
         keep, cold = cold_item_split(snapshot.events, cfg.cold_item_fraction, cfg.seed)
         if len(cold) and keep.any():
-            fitted_cold = fit_snapshot(restrict(snapshot, keep), config, tags)
+            fitted_cold = fit_snapshot(restrict(snapshot, keep), config, tags, records)
             held = snapshot.events.subset(~keep)
             cold = sample_rows(cold, cfg.max_cold_items, cfg.seed)  # all held out, some scored
             truth = interaction_matrix(held, snapshot.n_users, snapshot.n_items).T.tocsr()[cold]
@@ -172,9 +183,10 @@ def build_model(
     version: str,
     metrics: dict[str, Any] | None = None,
     report: Progress = ignore_progress,
+    records: RecordTags | None = None,
 ) -> TrainedModel:
     """Fit `config` on the snapshot and assemble what serves it (indexes, ranking stage)."""
-    fitted = fit_snapshot(snapshot, config, tags)
+    fitted = fit_snapshot(snapshot, config, tags, records)
     report("index", 0.9)
     hybrid = fitted.model
     interacted = interaction_matrix(snapshot.events, snapshot.n_users, snapshot.n_items)
@@ -240,19 +252,22 @@ def train(
     tags = previous.tagspace.tags if previous is not None else None
     ranker: Ranker | None = None
     metrics: dict[str, Any] = {"evaluated": False}
+    # Item keywords and declared tags depend on the records only: built once for every
+    # tag-space build of this run (search, holdout, cold-item and final fits).
+    records = record_tags(snapshot, config.tags, tags)
     if evaluate:
         report("evaluate", 0.0)  # the search runs inside, on the holdout's training part
         active_config = previous.config if previous is not None else None
-        metrics, config, ranker = _evaluate(snapshot, config, tags, active_config)
+        metrics, config, ranker = _evaluate(snapshot, config, tags, active_config, records)
     if ranker is None:  # not evaluated, or no holdout: search (and learn the ranker) on all
         report("search", 0.0)
-        outcome = search(snapshot, config, tags)
+        outcome = search(snapshot, config, tags, records)
         config, ranker = outcome.config, outcome.ranker
         metrics["search"] = outcome.summary(config.eval.k)
     report("fit", 0.8 if evaluate else 0.5)
     metrics["train_seconds"] = round(time.time() - started, 3)
     name = version or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    model = build_model(snapshot, config, ranker, tags, name, _clean(metrics), report)
+    model = build_model(snapshot, config, ranker, tags, name, _clean(metrics), report, records)
     report("precompute", 0.95)
     started = time.time()
     model.precomputed = precompute(model, config.serving)

@@ -56,7 +56,7 @@ from matching.ranking import (
 )
 from matching.ranking_fit import Fold, LearnedRanker, learn_ranker
 from matching.recommenders import Hybrid
-from matching.tagspace import TagSpace, build_tagspace
+from matching.tagspace import RecordTags, TagSpace, build_tagspace
 from matching.vocabulary import Vocabulary
 
 log = logging.getLogger("tagmatch.search")
@@ -98,7 +98,10 @@ class Validation:
 
 
 def prepare(
-    snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None
+    snapshot: Snapshot,
+    config: ModelConfig,
+    tags: Vocabulary | None = None,
+    records: RecordTags | None = None,
 ) -> Validation | None:
     """None when the data is too small to hold anything out."""
     fit_mask, val_mask = validation_split(snapshot, config)
@@ -109,7 +112,7 @@ def prepare(
     users = np.flatnonzero(np.diff(truth.indptr) > 0)
     users = sample_rows(users, config.eval.max_users, config.eval.seed)
     seen = interaction_matrix(fit.events, snapshot.n_users, snapshot.n_items)
-    tagspace = build_tagspace(fit, config.tags, config.events, tags=tags)
+    tagspace = build_tagspace(fit, config.tags, config.events, tags, records)
     return Validation(fit, tagspace, users, seen[users], truth[users])
 
 
@@ -155,7 +158,10 @@ def choose_ease_lambda(validation: Validation, config: ModelConfig) -> float:
 
 
 def learn_stage(
-    validation: Validation, config: ModelConfig, tags: Vocabulary | None = None
+    validation: Validation,
+    config: ModelConfig,
+    tags: Vocabulary | None = None,
+    records: RecordTags | None = None,
 ) -> LearnedRanker:
     """The ranker of `config`'s procedure, learned on validation folds (fold 0 the search's
     split, each next one carved from the previous one's fitting part, matching/ranking_fit.py);
@@ -169,7 +175,7 @@ def learn_stage(
         fold_stage, fold = _fold(current, config)
         stage = stage or fold_stage
         folds.append(fold)
-        current = prepare(current.fit, config, tags)
+        current = prepare(current.fit, config, tags, records)
     assert stage is not None
     return learn_ranker(stage, folds, config.ranking, config.eval.k, config.search.seed)
 
@@ -283,11 +289,15 @@ class SearchOutcome:
 
 
 def search(
-    snapshot: Snapshot, config: ModelConfig, tags: Vocabulary | None = None
+    snapshot: Snapshot,
+    config: ModelConfig,
+    tags: Vocabulary | None = None,
+    records: RecordTags | None = None,
 ) -> SearchOutcome:
-    """Search within config.search's budget, then learn the ranker (module docstring)."""
+    """Search within config.search's budget, then learn the ranker (module docstring).
+    `records`: the run's record tags (tagspace.record_tags), shared by its tag-space builds."""
     started = time.monotonic()
-    validation = prepare(snapshot, config, tags)
+    validation = prepare(snapshot, config, tags, records)
     if validation is None or len(validation.users) == 0:
         return SearchOutcome(config, Ranker(RETRIEVAL_ONLY.copy()), None)
     trials: list[dict[str, Any]] = []
@@ -300,7 +310,7 @@ def search(
             config = config.model_copy(
                 update={"ranking": config.ranking.model_copy(update={"ease_lambda": lam})}
             )
-    learned = learn_stage(validation, config, tags)
+    learned = learn_stage(validation, config, tags, records)
     return SearchOutcome(
         config, learned.ranker, ndcg, trials, time.monotonic() - started, learned.summary()
     )

@@ -195,11 +195,18 @@ def build_tagspace(
     config: TagConfig,
     event_config: EventConfig,
     tags: Vocabulary | None = None,
+    records: RecordTags | None = None,
 ) -> TagSpace:
-    """All tag vectors of a snapshot. Passing the previous tag vocabulary keeps its columns."""
-    vocab = Vocabulary(tags.ids if tags is not None else ())
-    vocab.extend(system_tag_names(config.lifecycle.rfm_bands))
-    item_tags, keyword_idf, declared = _record_tags(snapshot, vocab, config)
+    """All tag vectors of a snapshot. Passing the previous tag vocabulary keeps its columns.
+    `records`: the record tags of this run (record_tags), used when they were built for these
+    records, starting vocabulary and keyword settings (RecordTags.fits), else built here."""
+    vocab = _starting_vocabulary(tags, config)
+    if records is not None and records.fits(snapshot, vocab, config):
+        vocab.extend(records.vocab[len(vocab) :])
+        item_tags, keyword_idf, declared = records.copies()
+    else:
+        built = _build_record_tags(snapshot, vocab, config)
+        item_tags, keyword_idf, declared = built.item_tags, built.keyword_idf, built.declared
     n_tags = len(vocab)
 
     interactions = interaction_weights(snapshot, config, event_config)
@@ -228,7 +235,13 @@ def build_tagspace(
 
 
 @dataclass(slots=True)
-class _RecordTags:
+class RecordTags:
+    """Item tags, keyword IDF and declared user tags of a set of records: they come from the
+    records and the starting vocabulary alone, never from events. Every tag-space build of
+    one training run (search, holdout fit, cold-item fit, final fit) gets the same record
+    objects (`restrict` only filters events), so pipeline.train builds these once and hands
+    them to each build. A record's dicts are not edited in place once built."""
+
     items: tuple[ItemRecord, ...]
     users: tuple[UserRecord, ...]
     key: tuple[tuple[str, ...], int, float]  # starting vocabulary, keyword settings
@@ -237,43 +250,48 @@ class _RecordTags:
     keyword_idf: np.ndarray
     declared: sp.csr_matrix
 
+    def fits(self, snapshot: Snapshot, vocab: Vocabulary, config: TagConfig) -> bool:
+        """Built from these very record objects, in this order, with these settings."""
+        return (
+            self.key == _record_key(vocab, config)
+            and len(self.items) == len(snapshot.items)
+            and len(self.users) == len(snapshot.users)
+            and all(map(operator.is_, self.items, snapshot.items))
+            and all(map(operator.is_, self.users, snapshot.users))
+        )
+
     def copies(self) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+        """What a build gets: its own copies, so the shared ones stay as built."""
         return self.item_tags.copy(), self.keyword_idf.copy(), self.declared.copy()
 
 
-_last_record_tags: list[_RecordTags] = []  # at most one: the last build's
+def record_tags(
+    snapshot: Snapshot, config: TagConfig, tags: Vocabulary | None = None
+) -> RecordTags:
+    """The record tags build_tagspace(snapshot, config, _, tags) would build, for reuse by
+    every build of the same records in one run."""
+    return _build_record_tags(snapshot, _starting_vocabulary(tags, config), config)
 
 
-def _record_tags(
-    snapshot: Snapshot, vocab: Vocabulary, config: TagConfig
-) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
-    """(item tags, keyword IDF per column, declared user tags), widened to the vocabulary
-    they extend `vocab` to.
+def _starting_vocabulary(tags: Vocabulary | None, config: TagConfig) -> Vocabulary:
+    vocab = Vocabulary(tags.ids if tags is not None else ())
+    vocab.extend(system_tag_names(config.lifecycle.rfm_bands))
+    return vocab
 
-    They come from the records and the starting vocabulary alone, not from events, and every
-    tag-space build of one training run (search, holdout fit, cold-item fit, final fit) gets
-    the same record objects (`restrict` only filters events): the last build's result is
-    reused when the records are the same objects in the same order, with the same starting
-    vocabulary and keyword settings. A record's dicts are not edited in place once built.
-    """
-    key = (tuple(vocab.ids), config.keywords_per_item, config.keyword_weight)
-    last = _last_record_tags[0] if _last_record_tags else None
-    if (
-        last is not None
-        and last.key == key
-        and len(last.items) == len(snapshot.items)
-        and len(last.users) == len(snapshot.users)
-        and all(map(operator.is_, last.items, snapshot.items))
-        and all(map(operator.is_, last.users, snapshot.users))
-    ):
-        vocab.extend(last.vocab[len(vocab) :])
-        return last.copies()
+
+def _record_key(vocab: Vocabulary, config: TagConfig) -> tuple[tuple[str, ...], int, float]:
+    return tuple(vocab.ids), config.keywords_per_item, config.keyword_weight
+
+
+def _build_record_tags(snapshot: Snapshot, vocab: Vocabulary, config: TagConfig) -> RecordTags:
+    """Extends `vocab` by the records' tags; matrices widened to it."""
+    key = _record_key(vocab, config)
     items = build_item_tags(snapshot.items, vocab, config)
     declared = _declared_matrix(snapshot.users, vocab)
     n_tags = len(vocab)
     keyword_idf = np.zeros(n_tags, np.float32)
     keyword_idf[: len(items.keyword_idf)] = items.keyword_idf
-    record = _RecordTags(
+    return RecordTags(
         items=tuple(snapshot.items),
         users=tuple(snapshot.users),
         key=key,
@@ -282,8 +300,6 @@ def _record_tags(
         keyword_idf=keyword_idf,
         declared=widen(declared, n_tags),
     )
-    _last_record_tags[:] = [record]
-    return record.copies()  # callers own what they get: the kept ones stay as built
 
 
 def _declared_matrix(users: Sequence[UserRecord], vocab: Vocabulary) -> sp.csr_matrix:

@@ -80,11 +80,11 @@ def test_the_search_never_sees_the_gates_holdout(engine_planted, monkeypatch):
     seen_by_search: list[float] = []
     real_search = pipeline.search
 
-    def spy(part, config, tags=None):
+    def spy(part, config, tags=None, records=None):
         seen_by_search.append(float(part.events.ts.max()))
         fit, val = validation_split(part, config)
         assert fit.any() and val.any() and not (fit & val).any()
-        return real_search(part, config, tags)
+        return real_search(part, config, tags, records)
 
     monkeypatch.setattr(pipeline, "search", spy)
     model = train(snapshot, BASE, version="v-spy")
