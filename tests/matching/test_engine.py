@@ -15,9 +15,9 @@ from matching.config import (
     SearchConfig,
 )
 from matching.data import EventLog, Snapshot
-from matching.hybrid import shared_tags
 from matching.model import TrainedModel
 from matching.pipeline import gate, train
+from matching.reasons import shared_tags
 from matching.sparse_rows import SparseRows
 from matching.vocabulary import Vocabulary
 
