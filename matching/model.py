@@ -169,13 +169,6 @@ class TrainedModel:
             return np.zeros(0, np.int64)
         return np.flatnonzero(np.asarray(self.item_category) == code).astype(np.int64)
 
-    def items_available(self, now: float) -> np.ndarray:
-        """Mask of items published and not expired at `now` (epoch seconds)."""
-        published = np.asarray(self.item_published)
-        expires = np.asarray(self.item_expires)
-        with np.errstate(invalid="ignore"):
-            return ~(published > now) & ~(expires <= now)
-
     def is_warm_user(self, row: int) -> bool:
         return bool(self.seen.indptr[row + 1] > self.seen.indptr[row])
 
@@ -256,7 +249,7 @@ class TrainedModel:
                 )
         if row is not None and self.is_warm_user(row):
             query = np.asarray(self.user_vectors[row])
-            tags = self.user_tags(np.array([row]))
+            tags = SparseRows.one(self.user_tag_matrix, row)
             history = self.interacted_items(row)
             return Recommendations(
                 "personal",
@@ -362,7 +355,7 @@ class TrainedModel:
     ) -> tuple[np.ndarray | None, SparseRows]:
         row = self.items.index(item_id) if item_id is not None else None
         if row is not None:
-            item_tags = SparseRows.take(self.tagspace.item_tags, np.array([row]))
+            item_tags = SparseRows.one(self.tagspace.item_tags, row)
             return np.asarray(self.item_vectors[row]), item_tags
         vector = sp.csr_matrix(self.tagspace.item_tag_vector(title, text, tags))
         if vector.nnz == 0:

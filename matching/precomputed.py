@@ -36,6 +36,7 @@ import numpy as np
 from matching.base import PAD_ID, PAD_SCORE
 from matching.config import ServingConfig
 from matching.model import Recommendations, Scored, TrainedModel
+from matching.sparse_rows import SparseRows
 
 PREFIX = "precomputed."
 USER_SLOT, USER_ITEMS, USER_SCORES = "user_slot", "user_items", "user_scores"
@@ -124,7 +125,7 @@ def recommend(
     found = stored.items_for(row, n, available, model.item_rows(exclude_item_ids))
     if found is None:
         return None
-    query, tags = np.asarray(model.user_vectors[row]), model.user_tags(np.array([row]))
+    query, tags = np.asarray(model.user_vectors[row]), SparseRows.one(model.user_tag_matrix, row)
     return Recommendations("personal", model.scored(query, tags, *found, "recommend"))
 
 

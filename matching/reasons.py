@@ -72,35 +72,29 @@ def shared_tags(
     q = len(query_columns)
     # A candidate x query-tag table of weight products (-inf: not shared), sorted along its
     # short axis: a query has tens of tags, and sorting every shared entry by (row, weight,
-    # column) cost more than the rest of the answer. It is filled by looking each (candidate,
-    # query tag) pair up among the candidates' entries keyed by row * n_tags + column: a
-    # binary search per cell, no pass per candidate entry beyond the keys (users carry
-    # many more tags than the query).
+    # column) cost more than the rest of the answer.
     strength = np.full((n, q), -np.inf, np.float32)
-    if q and candidates.nnz:
-        width = np.int64(len(tags))
-        keys = np.repeat(np.arange(n, dtype=np.int64) * width, np.diff(candidates.indptr))
-        keys += candidates.indices
-        data = candidates.data
-        if not bool((keys[1:] > keys[:-1]).all()):  # columns unsorted within a row
-            order = np.argsort(keys, kind="stable")
-            keys, data = keys[order], data[order]
-        wanted = (np.arange(n, dtype=np.int64)[:, None] * width + query_columns).ravel()
-        at = np.maximum(np.searchsorted(keys, wanted, side="right") - 1, 0)
-        products = data[at] * np.tile(query_weights, n)
-        shared = (keys[at] == wanted) & (products != 0)
-        strength[shared.reshape(n, q)] = products[shared]
+    if q:
+        at = np.searchsorted(query_columns, candidates.indices)
+        np.minimum(at, q - 1, out=at)
+        products = candidates.data * query_weights[at]
+        keep = (query_columns[at] == candidates.indices) & (products != 0)
+        rows = np.repeat(np.arange(n), np.diff(candidates.indptr))[keep]
+        strength[rows, at[keep]] = products[keep]
     # Stable: ties go to the lower column, as the query's columns ascend. Finite strengths
     # sort first, so a row's first `counts` are its shared tags.
-    best = np.argsort(-strength, axis=1, kind="stable")[:, :top]
-    counts = np.minimum(np.isfinite(strength).sum(axis=1), best.shape[1])
+    k = min(top, q)
+    best = np.argsort(-strength, axis=1, kind="stable")[:, :k]
+    counts = np.minimum(np.isfinite(strength).sum(axis=1), k)
     names = tags.lookup(query_columns)
-    picked = np.arange(best.shape[1]) < counts[:, None]
-    if then is not None:  # one more column, pointing at the reason appended (index q)
+    if then is None:
+        picked = np.arange(k) < counts[:, None]
+    else:  # one more column, pointing at the reason appended (index q)
         reason, where = then
-        best = np.hstack([best, np.full((n, 1), q, best.dtype)])
-        picked = np.hstack([picked, np.asarray(where, bool)[:, None]])
         names.append(reason)
+        best = np.concatenate([best, np.full((n, 1), q, best.dtype)], axis=1)
+        picked = np.arange(k + 1) < counts[:, None]
+        picked[:, k] = where
     flat = np.array(names, dtype=object)[best[picked]].tolist()
     ends = np.cumsum(picked.sum(axis=1)).tolist()
     return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from matching.model import Scored
 
 SCORE_DIGITS = 6  # what an answer carries of a score
+SHORT = 32  # rounded_scores: below this many, round() one by one
 
 
 class ScoredItem(BaseModel):
@@ -63,11 +64,14 @@ class AudienceOut(BaseModel):
 # contract (OpenAPI, response_model); tests check that these bytes validate against them.
 def rounded_scores(scores: Sequence[float]) -> list[float]:
     """[round(s, SCORE_DIGITS) for s in scores], the same floats, at a fraction of the cost
-    when every score is a float32 value (what the model answers with): then s * 10**6 is
-    exact (24 significant bits times 15625 times a power of two), so numpy's round (multiply,
-    round half to even, divide) rounds the exact value as round() does, and its division is
-    as correctly rounded as round()'s decimal conversion. Other values take round() itself.
+    for a long list of float32 values (what the model answers with): then s * 10**6 is exact
+    (24 significant bits times 15625 times a power of two), so numpy's round (multiply, round
+    half to even, divide) rounds the exact value as round() does, and its division is as
+    correctly rounded as round()'s decimal conversion. Other values take round() itself, and
+    so do short lists (numpy's fixed cost is more than ten round() calls).
     tests/api/test_serving_json.py compares both on float32 values of every kind."""
+    if len(scores) < SHORT:
+        return [round(s, SCORE_DIGITS) for s in scores]
     values = np.array(scores, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         exact = bool((values.astype(np.float32) == values).all())

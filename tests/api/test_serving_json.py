@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from api.schemas.serving import SCORE_DIGITS, rounded_scores
+from api.schemas.serving import SCORE_DIGITS, SHORT, rounded_scores
 
 
 def bits(values: list[float]) -> np.ndarray:
@@ -30,8 +30,9 @@ def test_rounded_scores_are_round_exactly_on_float32_values() -> None:
 def test_rounded_scores_of_other_floats_are_round_itself() -> None:
     # numpy's round gives 2e-06 and 4e-06 for the first two: not float32 values, so the
     # fast path must not take them
-    floats = [2.5e-06, 3.5e-06, 0.1, 1 / 3, 1e300, float("nan"), -7.0000005]
+    floats = [2.5e-06, 3.5e-06, 0.1, 1 / 3, 1e300, float("nan"), -7.0000005] * SHORT
     expected = [round(s, SCORE_DIGITS) for s in floats]
     got = rounded_scores(floats)
     assert str(got) == str(expected)
     assert rounded_scores([]) == []
+    assert rounded_scores(floats[:3]) == expected[:3]
