@@ -2,11 +2,13 @@
 through ASGI directly (no HTTP, no server), optionally under cProfile.
 
 wrk against uvicorn (bench/serving_bench.py) measures what a deployment gets; this measures
-only the app's own CPU per answer, on the thread that runs it, so other load on the machine
-barely moves it and a profile sees every call (TestClient would run the app in another
-thread). Requests are for random ids from the prepared store (bench/serving_data.py), one at
-a time in one event loop; each figure is the median over rounds of thread CPU per request;
-rounds alternate tagmatch and bare.
+only the app's own CPU per answer, on the thread that runs it, and a profile sees every call
+(TestClient would run the app in another thread). Requests are for random ids from the
+prepared store (bench/serving_data.py), one at a time in one event loop; rounds alternate
+tagmatch and bare; each figure is the median (and min) over rounds of thread CPU per request.
+A busy machine still inflates CPU time (shared caches and cores): compare two versions by
+alternating runs and read the minimums. It runs the code of the checkout it lives in (copy
+it into an older checkout to measure that one against the same store, --cache-dir).
 
     .venv/bin/python bench/serving_cpu.py --quick                # 10k users x 2k items
     .venv/bin/python bench/serving_cpu.py --profile audience     # cProfile of one kind
