@@ -28,13 +28,10 @@ from scipy.sparse.linalg import svds
 
 from matching.base import unit_rows
 from matching.config import HybridConfig
-from matching.sparse_rows import SparseRows
 from matching.tagspace import TagSpace
-from matching.vocabulary import Vocabulary
 
 _DENSE_GRAM_MAX = 1024  # up to this many tags an exact eigendecomposition of the Gram wins
 _GRAM_BLOCK_ENTRIES = 1 << 20  # dense row block of the Gram product: 8 MB of float64
-CF_REASON = {"recommend": "users like you", "audience": "similar users engaged"}
 
 
 def l2_normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -244,32 +241,3 @@ def build_hybrid(
     if (~warm_items).any():
         item_cf[~warm_items] = space.item_projection.apply(item_tags[~warm_items])
     return space, space.joint(user_cf, user_tags, "user"), space.joint(item_cf, item_tags, "item")
-
-
-def shared_tags(
-    query: SparseRows, candidates: SparseRows, tags: Vocabulary, top: int
-) -> list[list[str]]:
-    """Per candidate row, the tags it shares with the query's one row, strongest product of
-    weights first (ties by tag column), at most `top`. One sort for all candidates: this runs
-    for every answered row."""
-    n = len(candidates)
-    if n == 0:
-        return []
-    query_columns, query_weights = query.row(0)
-    order = np.argsort(query_columns, kind="stable")
-    query_columns, query_weights = query_columns[order], query_weights[order]
-    if len(query_columns) == 0:
-        return [[] for _ in range(n)]
-    at = np.minimum(np.searchsorted(query_columns, candidates.indices), len(query_columns) - 1)
-    products = candidates.data * query_weights[at]
-    keep = (query_columns[at] == candidates.indices) & (products != 0)
-    # A candidate × query-tag table sorted along its short axis: a query has tens of tags,
-    # and sorting every shared entry by (row, weight, column) cost more than the rest of
-    # the answer. Stable: ties go to the lower column, as the query's columns ascend.
-    strength = np.full((n, len(query_columns)), -np.inf, np.float32)
-    rows = np.repeat(np.arange(n), np.diff(candidates.indptr))[keep]
-    strength[rows, at[keep]] = products[keep]
-    best = np.argsort(-strength, axis=1, kind="stable")[:, :top]
-    counts = np.isfinite(np.take_along_axis(strength, best, axis=1)).sum(axis=1)
-    names = tags.lookup(query_columns)
-    return [[names[j] for j in b[:k]] for b, k in zip(best.tolist(), counts.tolist(), strict=True)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,24 +21,28 @@ from matching.base import PAD_ID, PAD_SCORE, allowed_mask, top_n
 from matching.config import ModelConfig
 from matching.data import EventLog
 from matching.foldin import FoldIn, RecentEvents
-from matching.hybrid import CF_REASON, HybridSpace, l2_normalise_rows, shared_tags
+from matching.hybrid import HybridSpace, l2_normalise_rows
 from matching.index import VectorIndex
-from matching.precomputed import PrecomputedAnswers
 from matching.ranking import RankingStage, rank_batch
+from matching.reasons import POPULAR_REASON, explain
 from matching.sparse_rows import RowLists, SparseRows
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
+if TYPE_CHECKING:  # matching.precomputed reads the model's stored answers: it imports this
+    from matching.precomputed import PrecomputedAnswers
+
 Strategy = Literal["personal", "cold_start", "popular"]
-POPULAR_REASON = "popular"
-SIMILAR_CF_REASON = "liked by the same users"
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(NamedTuple):
+    """One row of an answer. A named tuple, not a frozen dataclass: an answer builds one per
+    row, and a frozen dataclass's __init__ cost three times as much (a tenth of an audience
+    of 100)."""
+
     id: str
     score: float
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +169,6 @@ class TrainedModel:
             return np.zeros(0, np.int64)
         return np.flatnonzero(np.asarray(self.item_category) == code).astype(np.int64)
 
-    def items_available(self, now: float) -> np.ndarray:
-        """Mask of items published and not expired at `now` (epoch seconds)."""
-        published = np.asarray(self.item_published)
-        expires = np.asarray(self.item_expires)
-        with np.errstate(invalid="ignore"):
-            return ~(published > now) & ~(expires <= now)
-
     def is_warm_user(self, row: int) -> bool:
         return bool(self.seen.indptr[row + 1] > self.seen.indptr[row])
 
@@ -252,7 +249,7 @@ class TrainedModel:
                 )
         if row is not None and self.is_warm_user(row):
             query = np.asarray(self.user_vectors[row])
-            tags = self.user_tags(np.array([row]))
+            tags = SparseRows.one(self.user_tag_matrix, row)
             history = self.interacted_items(row)
             return Recommendations(
                 "personal",
@@ -284,7 +281,7 @@ class TrainedModel:
         likes). An unknown item is placed by its tags; with no usable tags there is no
         answer."""
         excluded = self.item_rows(exclude_item_ids)
-        query, query_tags = self._item_query(item_id, title, text, tags)
+        query, query_tags = self.item_query(item_id, title, text, tags)
         if query is None:
             return []
         row = self.items.index(item_id) if item_id is not None else None
@@ -307,7 +304,7 @@ class TrainedModel:
         """Users most likely to engage with an item, known or described by its tags.
         exclude_seen drops users with an event on the item in the snapshot (later events
         are the caller's to pass in exclude_user_ids)."""
-        query, query_tags = self._item_query(item_id, title, text, tags)
+        query, query_tags = self.item_query(item_id, title, text, tags)
         if query is None:
             return []
         excluded = self.user_rows(exclude_user_ids)
@@ -316,54 +313,7 @@ class TrainedModel:
             excluded = np.concatenate([excluded, self.interacted_users(item_row)])
         ids, scores = self.user_index.search(query[None, :], n, allowed_user_rows, excluded)
         rows = ids[0][ids[0] != PAD_ID]
-        return self._scored(query, query_tags, rows, scores[0][: len(rows)], "audience")
-
-    # ---- the same answers, read from what training stored (matching/precomputed.py) ------
-    def recommend_precomputed(
-        self,
-        user_id: str,
-        n: int,
-        *,
-        available: np.ndarray | None = None,
-        exclude_item_ids: Iterable[str] = (),
-    ) -> Recommendations | None:
-        """recommend(user_id, n, exclude_seen=True) for a warm user with no event since the
-        snapshot and no filter but `available` (bool mask over items: what is live now):
-        the list stored at training, less the items no longer available or excluded. None
-        when there is no usable list (none stored, fewer than n left, or n needs another
-        retrieval width than the list was ranked with): recommend() answers then."""
-        stored, row = self.precomputed, self.users.index(user_id)
-        if stored is None or row is None:
-            return None
-        ranked_from = self.retrieval_width(stored.items_per_user, True)
-        if self.ranking is not None and self.retrieval_width(n, True) != ranked_from:
-            return None
-        found = stored.items_for(row, n, available, self.item_rows(exclude_item_ids))
-        if found is None:
-            return None
-        query, tags = np.asarray(self.user_vectors[row]), self.user_tags(np.array([row]))
-        return Recommendations("personal", self._scored(query, tags, *found, "recommend"))
-
-    def audience_precomputed(
-        self,
-        item_id: str,
-        n: int,
-        *,
-        allowed: np.ndarray | None = None,
-        exclude_user_ids: Iterable[str] = (),
-    ) -> list[Scored] | None:
-        """audience(item_id, n, exclude_seen=True) for an item the model has, with no filter
-        but `allowed` (bool mask over users): the audience stored at training, less the users
-        not allowed or excluded. None when there is no usable list: audience() answers."""
-        stored, row = self.precomputed, self.items.index(item_id)
-        if stored is None or row is None:
-            return None
-        found = stored.users_for(row, n, allowed, self.user_rows(exclude_user_ids))
-        if found is None:
-            return None
-        query, query_tags = self._item_query(item_id, "", "", None)
-        assert query is not None  # a known item always has its vector
-        return self._scored(query, query_tags, *found, "audience")
+        return self.scored(query, query_tags, rows, scores[0][: len(rows)], "audience")
 
     def popular(
         self,
@@ -400,12 +350,12 @@ class TrainedModel:
             return l2_normalise_rows(self.tagspace.user_declared[row])
         return sp.csr_matrix((1, len(self.tagspace.tags)), dtype=np.float32)
 
-    def _item_query(
+    def item_query(
         self, item_id: str | None, title: str, text: str, tags: Mapping[str, float] | None
     ) -> tuple[np.ndarray | None, SparseRows]:
         row = self.items.index(item_id) if item_id is not None else None
         if row is not None:
-            item_tags = SparseRows.take(self.tagspace.item_tags, np.array([row]))
+            item_tags = SparseRows.one(self.tagspace.item_tags, row)
             return np.asarray(self.item_vectors[row]), item_tags
         vector = sp.csr_matrix(self.tagspace.item_tag_vector(title, text, tags))
         if vector.nnz == 0:
@@ -429,7 +379,7 @@ class TrainedModel:
         )
         ids, scores = self.ranked_items(query[None, :], n, [excluded], histories, allowed)
         rows = ids[0][ids[0] != PAD_ID]
-        return self._scored(query, query_tags, rows, scores[0][: len(rows)], purpose)
+        return self.scored(query, query_tags, rows, scores[0][: len(rows)], purpose)
 
     def ranked_items(
         self,
@@ -468,7 +418,7 @@ class TrainedModel:
         ranking = ranked and self.ranking is not None
         return max(n, self.config.ranking.candidates) if ranking else n
 
-    def _scored(
+    def scored(
         self,
         query: np.ndarray,
         query_tags: SparseRows,
@@ -477,39 +427,10 @@ class TrainedModel:
         purpose: str,
     ) -> list[Scored]:
         """The answer's rows (item rows; user rows for an audience) with their reasons."""
-        if purpose == "audience":
-            vocabulary, vectors, tags = self.users, self.user_vectors, self.user_tags(rows)
-        else:
-            vocabulary, vectors = self.items, self.item_vectors
-            tags = SparseRows.take(self.tagspace.item_tags, rows)
-        reasons = self._reasons(query, query_tags, vectors, tags, rows, purpose)
+        vocabulary = self.users if purpose == "audience" else self.items
+        why = explain(self, query, query_tags, rows, purpose)
         ids = vocabulary.lookup(np.asarray(rows).tolist())  # plain ints: no numpy scalar per row
-        return [
-            Scored(i, s, why)
-            for i, s, why in zip(ids, np.asarray(scores, np.float64).tolist(), reasons, strict=True)
-        ]
-
-    def _reasons(
-        self,
-        query: np.ndarray,
-        query_tags: SparseRows,
-        vectors: np.ndarray,
-        candidate_tags: SparseRows,
-        rows: np.ndarray,
-        purpose: str,
-    ) -> list[list[str]]:
-        """Shared tags (strongest first), then the CF reason when CF outweighs the tags."""
-        if len(rows) == 0:
-            return []
-        names = shared_tags(
-            query_tags, candidate_tags, self.tagspace.tags, self.config.hybrid.reason_tags
-        )
-        cf, tag = self.space.cf_and_tag_parts(query, np.asarray(vectors[rows]))
-        cf_reason = CF_REASON.get(purpose, SIMILAR_CF_REASON)
-        return [
-            [*tags, cf_reason] if c > max(t, 0.0) else tags
-            for tags, c, t in zip(names, cf.tolist(), tag.tolist(), strict=True)
-        ]
+        return list(map(Scored, ids, np.asarray(scores, np.float64).tolist(), why))
 
     # ---- persistence (matching/artifact.py) ----------------------------------------------
     def save(self, directory: Path) -> None:

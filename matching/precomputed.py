@@ -28,17 +28,15 @@ an online call of n makes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from matching.base import PAD_ID, PAD_SCORE
 from matching.config import ServingConfig
-
-if TYPE_CHECKING:
-    from matching.model import TrainedModel
+from matching.model import Recommendations, Scored, TrainedModel
+from matching.sparse_rows import SparseRows
 
 PREFIX = "precomputed."
 USER_SLOT, USER_ITEMS, USER_SCORES = "user_slot", "user_items", "user_scores"
@@ -103,6 +101,55 @@ class PrecomputedAnswers:
         if len(answers.user_slot) != n_users or len(answers.item_users) != n_items:
             raise ValueError("precomputed answers do not match the model's users and items")
         return answers
+
+
+def recommend(
+    model: TrainedModel,
+    user_id: str,
+    n: int,
+    *,
+    available: np.ndarray | None = None,
+    exclude_item_ids: Iterable[str] = (),
+) -> Recommendations | None:
+    """model.recommend(user_id, n, exclude_seen=True) for a warm user with no event since the
+    snapshot and no filter but `available` (bool mask over items: what is live now): the
+    list stored at training, less the items no longer available or excluded. None when there
+    is no usable list (none stored, fewer than n left, or n needs another retrieval width
+    than the list was ranked with): model.recommend() answers then."""
+    stored, row = model.precomputed, model.users.index(user_id)
+    if stored is None or row is None:
+        return None
+    ranked_from = model.retrieval_width(stored.items_per_user, True)
+    if model.ranking is not None and model.retrieval_width(n, True) != ranked_from:
+        return None
+    found = stored.items_for(row, n, available, model.item_rows(exclude_item_ids))
+    if found is None:
+        return None
+    query, tags = np.asarray(model.user_vectors[row]), SparseRows.one(model.user_tag_matrix, row)
+    return Recommendations("personal", model.scored(query, tags, *found, "recommend"))
+
+
+def audience(
+    model: TrainedModel,
+    item_id: str,
+    n: int,
+    *,
+    allowed: np.ndarray | None = None,
+    exclude_user_ids: Iterable[str] = (),
+) -> list[Scored] | None:
+    """model.audience(item_id, n, exclude_seen=True) for an item the model has, with no
+    filter but `allowed` (bool mask over users): the audience stored at training, less the
+    users not allowed or excluded. None when there is no usable list: model.audience()
+    answers then."""
+    stored, row = model.precomputed, model.items.index(item_id)
+    if stored is None or row is None:
+        return None
+    found = stored.users_for(row, n, allowed, model.user_rows(exclude_user_ids))
+    if found is None:
+        return None
+    query, query_tags = model.item_query(item_id, "", "", None)
+    assert query is not None  # a known item always has its vector
+    return model.scored(query, query_tags, *found, "audience")
 
 
 def _first(

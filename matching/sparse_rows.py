@@ -54,6 +54,15 @@ class SparseRows:
         )
 
     @classmethod
+    def one(cls, matrix: sp.csr_matrix | sp.csr_array, row: int) -> SparseRows:
+        """take(matrix, [row]) without its gathers: views of the row's entries."""
+        start, end = int(matrix.indptr[row]), int(matrix.indptr[row + 1])
+        indptr = np.array([0, end - start], np.int64)
+        return cls(
+            indptr, np.asarray(matrix.indices[start:end]), np.asarray(matrix.data[start:end])
+        )
+
+    @classmethod
     def of(cls, matrix: sp.csr_matrix | sp.csr_array) -> SparseRows:
         """Every row of `matrix`."""
         return cls(

@@ -92,6 +92,7 @@ class LiveState:
         # Derived, rebuilt lazily when `generation` moves or a window opens or closes.
         self.generation = 0
         self._available: tuple[int, float, np.ndarray, np.ndarray | None] | None = None
+        self._allowed_users: dict[bool, tuple[int, np.ndarray, np.ndarray | None]] = {}
         self._poll_lock = threading.Lock()
         self.last_success: float | None = None  # monotonic time of the last complete poll
         self.last_error: str | None = None
@@ -153,9 +154,25 @@ class LiveState:
         return mask, rows
 
     def user_mask(self, *, consent_only: bool) -> np.ndarray:
-        """The model's users an audience may contain: not erased; with push consent if asked."""
-        mask = ~self._erased
-        return mask & self._consent if consent_only else mask
+        """The model's users an audience may contain: not erased; with push consent if asked.
+        A new array, the caller's to change."""
+        return self.allowed_users(consent_only=consent_only)[0].copy()
+
+    def allowed_users(self, *, consent_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """(user_mask, its rows), read-only; rows is None when every user is allowed.
+
+        Cached until the state changes: at 100k users, computing them on every audience call
+        cost ~10 us, and ~120 us more (a third of the call's model time) once any user was
+        erased or, for consent_only, had no consent: then the allowed rows are listed."""
+        generation = self.generation
+        cached = self._allowed_users.get(consent_only)
+        if cached is not None and cached[0] == generation:
+            return cached[1], cached[2]
+        mask = ~self._erased & self._consent if consent_only else ~self._erased
+        mask.flags.writeable = False
+        rows = None if bool(mask.all()) else np.flatnonzero(mask).astype(np.int64)
+        self._allowed_users[consent_only] = (generation, mask, rows)
+        return mask, rows
 
     # ---- writing: the poller ------------------------------------------------------------
     def poll(self, open_session: SessionOpener, *, unless_seen: int | None = None) -> bool:

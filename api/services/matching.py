@@ -14,6 +14,7 @@ import numpy as np
 from api.errors import ProblemError
 from api.live import ItemView
 from api.model_holder import Serving
+from matching import precomputed
 from matching.foldin import RecentEvents
 from matching.model import Recommendations, Scored
 
@@ -74,7 +75,7 @@ def recommend(
         # Nothing since the snapshot changes this user's answer: the one stored at training,
         # less what is no longer available (matching/precomputed.py), when enough is left.
         mask, rows = serving.live.available_items(now)
-        stored = model.recommend_precomputed(user_id, n, available=None if rows is None else mask)
+        stored = precomputed.recommend(model, user_id, n, available=None if rows is None else mask)
         if stored is not None:
             return stored
     # The model excludes what its snapshot held; the live state adds what arrived since, and
@@ -135,20 +136,25 @@ def audience(
     """The users most likely to engage with an item (one with tags and no events too),
     optionally only inside a segment, among users with a tag, and with push consent."""
     item = existing_item(serving, item_id)
-    mask = serving.live.user_mask(consent_only=consent_only)
+    mask, allowed = serving.live.allowed_users(consent_only=consent_only)
     if segment is not None:
         mask = mask & serving.caches.segment_mask(segment.name, segment.revision, segment.rule)
     if tag is not None:
         mask = mask & serving.caches.users_with_tag(tag)
+    if segment is not None or tag is not None:
+        allowed = _rows(mask)
     excluded = set(exclude_user_ids)
     if exclude_seen:
         # The model excludes who its snapshot saw engage; the live state adds who since.
         excluded |= serving.live.users_who_saw(item_id)
-    allowed = _rows(mask)
     if item.row is not None and exclude_seen and segment is None and tag is None:
         # The audience stored at training, less who may not or need not get it now.
-        stored = serving.model.audience_precomputed(
-            item_id, n, allowed=None if allowed is None else mask, exclude_user_ids=excluded
+        stored = precomputed.audience(
+            serving.model,
+            item_id,
+            n,
+            allowed=None if allowed is None else mask,
+            exclude_user_ids=excluded,
         )
         if stored is not None:
             return stored

@@ -78,6 +78,9 @@ def test_it_holds_what_the_store_says(served: TestClient, world: World) -> None:
     items = [i.id for i in world.catalogue.items]
     users = world.warm_users()
     gone, later, user_erased, user_withdrawn = items[10], items[11], users[-1], users[-2]
+    rows_of = live.model.users.index
+    before, _ = live.allowed_users(consent_only=True)  # cached until the state changes
+    assert before[rows_of(user_withdrawn)] and before[rows_of(user_erased)]
     soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     now = datetime.now(UTC).timestamp()
     assert served.delete(f"/v1/items/{gone}").status_code == 204
@@ -98,6 +101,9 @@ def test_it_holds_what_the_store_says(served: TestClient, world: World) -> None:
     consent = live.user_mask(consent_only=True)
     assert not consent[model.users.index(user_withdrawn)]
     assert not live.user_mask(consent_only=False)[model.users.index(user_erased)]
+    allowed, allowed_rows = live.allowed_users(consent_only=True)
+    assert not allowed[rows_of(user_withdrawn)] and not allowed[rows_of(user_erased)]
+    assert allowed_rows is not None and rows_of(user_erased) not in allowed_rows
     assert not live.user(user_erased).exists
     newcomer = live.user("brand-new")
     assert newcomer.exists and newcomer.row is None

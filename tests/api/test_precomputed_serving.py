@@ -16,6 +16,7 @@ from test_serving import audience, ids, recommend
 from trained_world import World
 
 from api.schemas.serving import SCORE_DIGITS
+from matching import precomputed
 from matching.model import Scored, TrainedModel
 
 
@@ -88,7 +89,7 @@ def test_a_new_event_sends_the_user_online_and_a_deletion_is_filtered_out(
 ) -> None:
     model = model_of(served)
     active, other = world.warm_users()[30:32]
-    stored = model.recommend_precomputed(active, 50)
+    stored = precomputed.recommend(model, active, 50)
     assert stored is not None
     clicked = stored.items[0].id
     event = {"id": "precomputed-1", "user_id": active, "item_id": clicked, "type": "click",
@@ -98,7 +99,7 @@ def test_a_new_event_sends_the_user_online_and_a_deletion_is_filtered_out(
     after = ids(recommend(served, active, n=10))
     assert online_calls["ranked"] == 1 and clicked not in after  # folded in, online
 
-    listed = model.recommend_precomputed(other, 50)
+    listed = precomputed.recommend(model, other, 50)
     assert listed is not None
     gone = listed.items[2].id
     assert served.delete(f"/v1/items/{gone}").status_code == 204
@@ -114,7 +115,7 @@ def test_audience_drops_who_engaged_since_and_who_was_erased(
 ) -> None:
     model = model_of(served)
     item = world.catalogue.items[6].id
-    stored = model.audience_precomputed(item, 200)
+    stored = precomputed.audience(model, item, 200)
     assert stored is not None
     engaged, erased = stored[0].id, stored[3].id
     event = {"id": "precomputed-aud", "user_id": engaged, "item_id": item, "type": "view",

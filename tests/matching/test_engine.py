@@ -15,9 +15,9 @@ from matching.config import (
     SearchConfig,
 )
 from matching.data import EventLog, Snapshot
-from matching.hybrid import shared_tags
 from matching.model import TrainedModel
 from matching.pipeline import gate, train
+from matching.reasons import shared_tags
 from matching.sparse_rows import SparseRows
 from matching.vocabulary import Vocabulary
 
@@ -243,3 +243,30 @@ def test_warm_builds_the_serving_caches_and_changes_no_answer(engine_planted):
     assert fresh._user_matrix is not None and fresh._interacted is not None
     assert fresh._interacted_by_item is not None
     assert [fresh.audience("i1", 5), fresh.recommend("u0", 5).items] == cold
+
+
+def test_shared_tags_match_a_row_by_row_reference() -> None:
+    """Random candidates (empty rows, unsorted columns, zero and negative weights) against
+    the definition, one row at a time, with the appended reason."""
+    rng = np.random.default_rng(7)
+    tags = Vocabulary.from_list([f"t{i}" for i in range(30)])
+    for _ in range(200):
+        n, top = int(rng.integers(1, 12)), int(rng.integers(1, 5))
+        dense = rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, -0.5], size=(n + 1, 30)).astype(np.float32)
+        query, candidates = sp.csr_matrix(dense[:1]), sp.csr_matrix(dense[1:])
+        shuffled = SparseRows.of(candidates)
+        for r in range(n):  # columns out of order within each row
+            lo, hi = shuffled.indptr[r], shuffled.indptr[r + 1]
+            order = lo + rng.permutation(hi - lo)
+            shuffled.indices[lo:hi], shuffled.data[lo:hi] = (
+                shuffled.indices[order].copy(),
+                shuffled.data[order].copy(),
+            )
+        where = rng.random(n) < 0.5
+        got = shared_tags(SparseRows.of(query), shuffled, tags, top, then=("cf", where))
+        expected = []
+        for r in range(n):
+            products = [(float(dense[0, c] * dense[r + 1, c]), c) for c in range(30)]
+            shared = sorted((-p, c) for p, c in products if p != 0)[:top]
+            expected.append([f"t{c}" for _, c in shared] + (["cf"] if where[r] else []))
+        assert got == expected

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from matching import erasure
+from matching import erasure, precomputed
 from matching.config import ALSConfig, HybridConfig, ModelConfig, SearchConfig
 from matching.erasure import TOMBSTONE_PREFIX, erase_users_from_version
 from matching.model import TrainedModel
@@ -50,12 +50,13 @@ def test_erased_users_become_tombstones_and_everyone_else_is_answered_the_same(
     assert slot >= 0 and stored.user_slot[row_u0] == -1 and (stored.user_items[slot] == -1).all()
     assert not np.isin(np.asarray(stored.item_users), [row_u0, reader.users.index("u88")]).any()
     for user in ("u1", "u5", "u42"):
-        assert after.recommend_precomputed(user, 5) == erasure_model.recommend_precomputed(user, 5)
+        before = precomputed.recommend(erasure_model, user, 5)
+        assert precomputed.recommend(after, user, 5) == before
     listed = np.asarray(reader.precomputed.item_users)[:, :40]
     item = erasure_model.items.id(int(np.flatnonzero((listed == row_u0).any(axis=1))[0]))
-    before = erasure_model.audience_precomputed(item, 40)
+    before = precomputed.audience(erasure_model, item, 40)
     assert before is not None and "u0" in {s.id for s in before}
-    assert after.audience_precomputed(item, 20) == [s for s in before if s.id not in gone][:20]
+    assert precomputed.audience(after, item, 20) == [s for s in before if s.id not in gone][:20]
     # The reader mapped the old files before the rename: it reads them unchanged.
     assert np.abs(reader.user_vectors[row_u0]).sum() > 0 and "u0" in reader.users
     assert not [p for p in (tmp_path / "e1").iterdir() if p.name.startswith(".")]

@@ -11,6 +11,7 @@ import lightgbm
 import numpy as np
 import pytest
 
+from matching import precomputed
 from matching.config import (
     ALSConfig,
     HybridConfig,
@@ -85,7 +86,7 @@ def test_stored_answers_are_the_online_answers(precomputed_model):
     for row in warm.tolist():
         user = model.users.id(row)
         for n in (1, 10, 30):
-            cached = model.recommend_precomputed(user, n)
+            cached = precomputed.recommend(model, user, n)
             if slots[row] < 0:
                 assert cached is None
                 continue
@@ -97,7 +98,7 @@ def test_stored_answers_are_the_online_answers(precomputed_model):
     for item in range(len(model.items)):
         item_id = model.items.id(item)
         for n in (1, 25, 60):
-            cached_audience = model.audience_precomputed(item_id, n)
+            cached_audience = precomputed.audience(model, item_id, n)
             assert cached_audience is not None
             assert cached_audience == model.audience(item_id, n, exclude_seen=True)
 
@@ -107,17 +108,17 @@ def test_stored_answers_are_not_used_where_they_cannot_be_the_online_one(precomp
     stored = model.precomputed
     assert stored is not None
     user = model.users.id(int(np.flatnonzero(np.asarray(stored.user_slot) >= 0)[0]))
-    assert model.recommend_precomputed(user, 31) is None  # longer than what was stored
+    assert precomputed.recommend(model, user, 31) is None  # longer than what was stored
     if model.ranking is not None:  # stored lists ranked from another pool than n's
         ranking = model.config.ranking.model_copy(update={"candidates": 20})
         narrow = replace(model, config=model.config.model_copy(update={"ranking": ranking}))
-        assert narrow.recommend_precomputed(user, 10) is None  # online: a pool of 20, stored: 30
-        assert narrow.recommend_precomputed(user, 30) == model.recommend_precomputed(user, 30)
-    assert model.recommend_precomputed("nobody", 5) is None
+        assert precomputed.recommend(narrow, user, 10) is None  # online: a pool of 20, stored: 30
+        assert precomputed.recommend(narrow, user, 30) == precomputed.recommend(model, user, 30)
+    assert precomputed.recommend(model, "nobody", 5) is None
     cold = model.users.id(int(np.flatnonzero(np.diff(model.seen.indptr) == 0)[0]))
-    assert model.recommend_precomputed(cold, 5) is None
-    assert model.audience_precomputed("i0", 61) is None
-    assert model.audience_precomputed("no-such-item", 5) is None
+    assert precomputed.recommend(model, cold, 5) is None
+    assert precomputed.audience(model, "i0", 61) is None
+    assert precomputed.audience(model, "no-such-item", 5) is None
 
 
 def test_unavailable_and_excluded_items_are_dropped_from_the_stored_list(precomputed_model):
@@ -125,21 +126,21 @@ def test_unavailable_and_excluded_items_are_dropped_from_the_stored_list(precomp
     stored = model.precomputed
     assert stored is not None
     user = model.users.id(int(np.flatnonzero(np.asarray(stored.user_slot) >= 0)[5]))
-    full = model.recommend_precomputed(user, 30)
+    full = precomputed.recommend(model, user, 30)
     assert full is not None
     ids = [s.id for s in full.items]
     available = np.ones(len(model.items), bool)
     available[model.item_rows([ids[0], ids[3]])] = False  # e.g. deleted, expired
-    cut = model.recommend_precomputed(user, 10, available=available, exclude_item_ids=[ids[5]])
+    cut = precomputed.recommend(model, user, 10, available=available, exclude_item_ids=[ids[5]])
     assert cut is not None
     assert cut.items == [s for s in full.items if s.id not in {ids[0], ids[3], ids[5]}][:10]
-    assert model.recommend_precomputed(user, 29, available=available) is None  # 28 left
-    audience = model.audience_precomputed("i7", 60)
+    assert precomputed.recommend(model, user, 29, available=available) is None  # 28 left
+    audience = precomputed.audience(model, "i7", 60)
     assert audience is not None
     allowed = np.ones(len(model.users), bool)
     allowed[model.user_rows([audience[1].id])] = False  # erased, or no push consent
     excluded = [audience[4].id]
-    answer = model.audience_precomputed("i7", 20, allowed=allowed, exclude_user_ids=excluded)
+    answer = precomputed.audience(model, "i7", 20, allowed=allowed, exclude_user_ids=excluded)
     assert answer == [s for i, s in enumerate(audience) if i not in (1, 4)][:20]
     # where the user index is exact, that is the online answer with the same filter
     online = model.audience(
@@ -166,8 +167,8 @@ def test_switched_off_and_older_versions_answer_online(precomputed_world, tmp_pa
     off = ServingConfig(precomputed_items=0, precomputed_users=0)
     model = train(precomputed_world.snapshot, _config(RANKING["ease"], off), evaluate=False)
     assert model.precomputed is None
-    assert model.recommend_precomputed("u0", 5) is None
-    assert model.audience_precomputed("i0", 5) is None
+    assert precomputed.recommend(model, "u0", 5) is None
+    assert precomputed.audience(model, "i0", 5) is None
     # a version written before the stored answers existed: no such files, no such manifest
     # entries; it loads and serves online
     stored = train(precomputed_world.snapshot, _config(RANKING["ease"]), evaluate=False)
@@ -181,6 +182,6 @@ def test_switched_off_and_older_versions_answer_online(precomputed_world, tmp_pa
         (tmp_path / "old" / file_name(name)).unlink()
     old = TrainedModel.load(tmp_path / "old").warm()
     assert old.precomputed is None
-    assert old.recommend_precomputed("u0", 5) is None
+    assert precomputed.recommend(old, "u0", 5) is None
     assert old.recommend("u0", 5) == stored.recommend("u0", 5)
     assert old.audience("i0", 5) == stored.audience("i0", 5)
