@@ -32,6 +32,7 @@ from matching.tagspace import TagSpace
 
 _DENSE_GRAM_MAX = 1024  # up to this many tags an exact eigendecomposition of the Gram wins
 _GRAM_BLOCK_ENTRIES = 1 << 20  # dense row block of the Gram product: 8 MB of float64
+_JOINT_BLOCK_ROWS = 16_384  # joint vectors in row blocks: float64 temporaries of ~8 MB
 
 
 def l2_normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -53,8 +54,17 @@ def _gram(matrix: sp.csr_matrix) -> np.ndarray:
     n_cols = matrix.shape[1]
     gram = np.zeros((n_cols, n_cols), np.float64)
     step = max(1, _GRAM_BLOCK_ENTRIES // max(n_cols, 1))
+    # Without duplicate entries each dense cell is one stored value, so widening the stored
+    # values first gives the same float64 block as widening the dense float32 one, without
+    # the float32 dense copy (duplicates would be summed in another precision).
+    widen_first = matrix.has_canonical_format
     for start in range(0, matrix.shape[0], step):
-        block = matrix[start : start + step].toarray().astype(np.float64, copy=False)
+        part = matrix[start : start + step]
+        if widen_first:
+            part = sp.csr_matrix(
+                (part.data.astype(np.float64), part.indices, part.indptr), shape=part.shape
+            )
+        block = part.toarray().astype(np.float64, copy=False)
         gram += block.T @ block
     return gram
 
@@ -176,12 +186,17 @@ class HybridSpace:
         scale = self.user_cf_scale if side == "user" else self.item_cf_scale
         # Both parts computed in float64 and written straight into one float32 array (as
         # stacking them and casting did, to the bit): at a million users the stacking
-        # copies cost as much as the products.
+        # copies cost as much as the products. In row blocks, so the float64 temporaries
+        # stay in cache; every step is row by row, so the blocks change no value.
+        tags = sp.csr_matrix(tags)
         out = np.empty((len(cf), self.dim), np.float32)
         cf_part, tag_part = out[:, : self.n_factors], out[:, self.n_factors :]
-        cf_weighted = np.multiply(cf, np.sqrt(1.0 - self.tag_share), dtype=np.float64)
-        np.divide(cf_weighted, scale, out=cf_part, dtype=np.float64)
-        np.multiply(self.embed_tags(tags), np.sqrt(self.tag_share), out=tag_part, dtype=np.float64)
+        for start in range(0, len(cf), _JOINT_BLOCK_ROWS):
+            rows = slice(start, start + _JOINT_BLOCK_ROWS)
+            cf_weighted = np.multiply(cf[rows], np.sqrt(1.0 - self.tag_share), dtype=np.float64)
+            np.divide(cf_weighted, scale, out=cf_part[rows], dtype=np.float64)
+            embedded = self.embed_tags(tags[rows])
+            np.multiply(embedded, np.sqrt(self.tag_share), out=tag_part[rows], dtype=np.float64)
         return out
 
     def cold_user(self, declared: sp.csr_matrix) -> np.ndarray:

@@ -337,13 +337,16 @@ def behavioural_tags(
     interactions: sp.csr_matrix, item_tags: sp.csr_matrix, top_tags: int
 ) -> sp.csr_matrix:
     """Interest tags: interactions @ item tags, top `top_tags` per user, L2-normalised."""
+    # each block normalised on its own (a row's norm is its own): no second full-size copy
     blocks = [
-        top_k_per_row(interactions[start : start + _BLOCK_USERS] @ item_tags, top_tags)
+        l2_normalize_rows(
+            top_k_per_row(interactions[start : start + _BLOCK_USERS] @ item_tags, top_tags)
+        )
         for start in range(0, interactions.shape[0], _BLOCK_USERS)
     ]
     if not blocks:
-        return sp.csr_matrix(item_tags[:0])
-    return l2_normalize_rows(sp.vstack(blocks, format="csr"))
+        return l2_normalize_rows(item_tags[:0])
+    return sp.csr_matrix(sp.vstack(blocks, format="csr"))
 
 
 _MATRICES = ("item_tags", "user_declared", "user_behavioural", "user_predicted", "user_system")
