@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "matching
 import numpy as np
 import scipy.sparse as sp
 
-from matching.data import EventLog
+from matching.data import SECONDS_PER_DAY, EventLog
 from matching.persona import format_report_tables, persona_report
 from matching.segments import SegmentContext, evaluate, parse_rule, referenced_tags
 from matching.tagspace import LIFECYCLE_STAGES, TagSpace
@@ -51,7 +51,6 @@ ATTRIBUTES = {
     "occupation": [f"job{k}" for k in range(20)],
     "edu": ["high-school", "bachelor", "master", "phd"],
 }
-DAY = 86_400.0
 
 
 def _zipf_choice(rng: np.random.Generator, n: int, size: int, a: float = 1.1) -> np.ndarray:
@@ -123,7 +122,7 @@ def synthetic(
         item=_zipf_choice(rng, n_items, n_events, 0.9).astype(np.int32),
         type_code=rng.choice(4, n_events, p=[0.7, 0.2, 0.05, 0.05]).astype(np.int16),
         value=np.zeros(n_events, np.float32),
-        ts=now - rng.random(n_events) * 180 * DAY,
+        ts=now - rng.random(n_events) * 180 * SECONDS_PER_DAY,
         type_names=["view", "click", "purchase", "like"],
     )
     return tagspace, events, now

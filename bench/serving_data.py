@@ -27,11 +27,11 @@ from api.settings import Settings
 from api.store.db import create_db_engine, make_session_factory
 from api.store.migrate import upgrade_to_head
 from api.store.tables import Event
+from matching.data import SECONDS_PER_DAY
 from matching.synthetic import generate_catalogue
 
 MARKER = "prepared.json"
 ID_SAMPLE = 10_000  # ids the load generator draws from, per kind
-DAY = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ def _load(directory: Path, max_age_days: float) -> Prepared | None:
     if not marker.is_file():
         return None
     info = json.loads(marker.read_text("utf-8"))
-    if time.time() - float(info["prepared_at"]) > max_age_days * DAY:
+    if time.time() - float(info["prepared_at"]) > max_age_days * SECONDS_PER_DAY:
         # Synthetic events are dated relative to preparation; old data ages lifecycles and
         # item windows away from what a live service would hold.
         return None

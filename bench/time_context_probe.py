@@ -39,7 +39,7 @@ from scipy.stats import rankdata
 import matching.ranking_fit as ranking_fit
 from bench.ml100k import ml100k_path
 from matching.config import ALSConfig, ModelConfig, SearchConfig
-from matching.data import Snapshot
+from matching.data import SECONDS_PER_DAY, Snapshot
 from matching.datasets import load_movielens_100k
 from matching.evaluate import random_split
 from matching.ranking import (
@@ -54,7 +54,6 @@ from matching.ranking import (
 from matching.ranking_fit import Fold, learn_ranker
 from matching.search import _fold, apply, prepare, restrict
 
-DAY = 86_400.0
 SEED0_CHOSEN = {  # seed 0's search, BENCHMARKS.md (random split, 15 trials)
     "als.factors": 30,
     "als.regularization": 29.3,
@@ -87,7 +86,7 @@ def time_features(fit: Snapshot, users: np.ndarray, rows: np.ndarray) -> np.ndar
     np.minimum.at(oldest_of, events.user, events.ts)
     now = np.broadcast_to(newest_of[users][:, None], rows.shape)
     # one sorted key per event, item-major: an item's events in (lo, hi] by two searchsorteds
-    start, span = events.ts.min(), events.ts.max() - events.ts.min() + 10 * DAY
+    start, span = events.ts.min(), events.ts.max() - events.ts.min() + 10 * SECONDS_PER_DAY
     keys = np.sort(events.item.astype(np.int64) * span + (events.ts - start))
     every = np.sort(events.ts)
 
@@ -98,14 +97,16 @@ def time_features(fit: Snapshot, users: np.ndarray, rows: np.ndarray) -> np.ndar
         total = np.searchsorted(every, hi, side="right") - np.searchsorted(every, lo, side="right")
         return np.log((1.0 + mine) / (1.0 + total))
 
-    trend7, trend30 = share(now - 7 * DAY, now), share(now - 30 * DAY, now)
+    trend7, trend30 = share(now - 7 * SECONDS_PER_DAY, now), share(now - 30 * SECONDS_PER_DAY, now)
     users_per_item = np.bincount(events.item, minlength=fit.n_items)
     active = len(np.unique(events.user))
     popularity = np.log((1.0 + users_per_item) / (1.0 + active))[safe]
-    first = np.full(fit.n_items, events.ts.max() + DAY)  # never seen: newer than everyone's t_u
+    first = np.full(
+        fit.n_items, events.ts.max() + SECONDS_PER_DAY
+    )  # never seen: newer than everyone's t_u
     np.minimum.at(first, events.item, events.ts)
-    days = (now - first[safe]) / DAY
-    session = share(np.broadcast_to(oldest_of[users][:, None], rows.shape) - DAY, now)
+    days = (now - first[safe]) / SECONDS_PER_DAY
+    session = share(np.broadcast_to(oldest_of[users][:, None], rows.shape) - SECONDS_PER_DAY, now)
     out = np.stack(
         [trend7, trend30, trend7 - popularity, np.sign(days) * np.log1p(np.abs(days)), session],
         axis=-1,

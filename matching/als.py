@@ -19,9 +19,7 @@ from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
 from matching.config import ALSConfig, EventConfig
-from matching.data import EventLog
-
-SECONDS_PER_DAY = 86_400.0
+from matching.data import SECONDS_PER_DAY, EventLog
 
 
 def event_weights(

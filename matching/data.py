@@ -13,6 +13,7 @@ import numpy as np
 from matching.vocabulary import Vocabulary
 
 Attributes = dict[str, str | int | float | bool | None]
+SECONDS_PER_DAY = 86_400.0  # the one day: times are epoch seconds, spans are given in days
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,7 @@ from scipy.stats import rankdata
 
 from matching.base import PAD_ID, Recommender, chunks, top_n
 from matching.config import EvalConfig
-from matching.data import EventLog
-
-SECONDS_PER_DAY = 86_400.0
+from matching.data import SECONDS_PER_DAY, EventLog
 
 
 def hits(top_ids: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:

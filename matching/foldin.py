@@ -290,7 +290,7 @@ def _top(entries: Entries, k: int) -> Entries:
 
 
 def _unit(entries: Entries) -> Entries:
-    """Scaled to unit L2 norm, as tagging.l2_normalize_rows (an empty row stays empty)."""
+    """Scaled to unit L2 norm, as csr_rows.l2_normalize_rows (an empty row stays empty)."""
     cols, vals = entries
     norm = np.sqrt(np.sum(vals.astype(np.float64) ** 2))
     return cols, (vals / np.float32(max(norm, 1e-12))).astype(np.float32)

@@ -28,18 +28,12 @@ from scipy.sparse.linalg import svds
 
 from matching.base import unit_rows
 from matching.config import HybridConfig
+from matching.csr_rows import l2_normalize_rows
 from matching.tagspace import TagSpace
 
 _DENSE_GRAM_MAX = 1024  # up to this many tags an exact eigendecomposition of the Gram wins
 _GRAM_BLOCK_ENTRIES = 1 << 20  # dense row block of the Gram product: 8 MB of float64
 _JOINT_BLOCK_ROWS = 16_384  # joint vectors in row blocks: float64 temporaries of ~8 MB
-
-
-def l2_normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
 
 
 def _gram(matrix: sp.csr_matrix) -> np.ndarray:
@@ -229,7 +223,7 @@ def build_hybrid(
     user_tags = sp.csr_matrix(tagspace.user_matrix(), dtype=np.float32)
     item_tags = sp.csr_matrix(tagspace.item_tags, dtype=np.float32)
     # unit rows, as TagSpace.user_tag_vector hands us a new user's declared tags
-    declared = l2_normalise_rows(tagspace.user_declared)
+    declared = l2_normalize_rows(tagspace.user_declared)
     space = HybridSpace(
         tag_components=fit_tag_components(item_tags, user_tags, config.tag_dim, seed),
         item_projection=fit_ridge(

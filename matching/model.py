@@ -19,9 +19,10 @@ import scipy.sparse as sp
 from matching.als import interaction_matrix
 from matching.base import PAD_ID, PAD_SCORE, allowed_mask, top_n
 from matching.config import ModelConfig
+from matching.csr_rows import l2_normalize_rows
 from matching.data import EventLog
 from matching.foldin import FoldIn, RecentEvents
-from matching.hybrid import HybridSpace, l2_normalise_rows
+from matching.hybrid import HybridSpace
 from matching.index import VectorIndex
 from matching.ranking import RankingStage, rank_batch
 from matching.reasons import POPULAR_REASON, explain
@@ -347,7 +348,7 @@ class TrainedModel:
         if attributes or declared_tags:
             return sp.csr_matrix(self.tagspace.user_tag_vector(attributes or {}, declared_tags))
         if row is not None:
-            return l2_normalise_rows(self.tagspace.user_declared[row])
+            return l2_normalize_rows(self.tagspace.user_declared[row])
         return sp.csr_matrix((1, len(self.tagspace.tags)), dtype=np.float32)
 
     def item_query(

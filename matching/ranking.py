@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from matching.base import PAD_ID, PAD_SCORE, chunks, mask_rows, top_n
 from matching.config import RankingConfig
-from matching.data import EventLog
+from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
 
@@ -49,7 +49,6 @@ FEATURES = (
 )
 RETRIEVAL_ONLY = np.eye(len(FEATURES), dtype=np.float32)[FEATURES.index("retrieval")]
 ITEM_ITEM_ONLY = np.eye(len(FEATURES), dtype=np.float32)[FEATURES.index("item_item")]
-SECONDS_PER_DAY = 86_400.0
 
 
 @dataclass(slots=True)

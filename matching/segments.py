@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from matching.data import EventLog
+from matching.data import SECONDS_PER_DAY, EventLog
 from matching.segment_ast import (
     And,
     AttributeIs,
@@ -57,7 +57,6 @@ __all__ = [
     "referenced_tags",
 ]
 
-SECONDS_PER_DAY = 86_400.0
 
 # One segment per lifecycle stage, so "silent users" needs no set-up.
 BUILTIN_SEGMENTS: dict[str, str] = {

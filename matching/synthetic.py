@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.data import Attributes, ItemRecord, UserRecord
+from matching.data import SECONDS_PER_DAY, Attributes, ItemRecord, UserRecord
 from matching.datasets import Catalogue, EventTable
 from matching.synthetic_themes import (
     ACTIVITY_P,
@@ -37,7 +37,6 @@ from matching.synthetic_themes import (
     Theme,
 )
 
-DAY = 86_400.0
 # Fixed default clock so that a seed alone determines the catalogue.
 
 
@@ -93,8 +92,10 @@ def generate_with_truth(
         users = _users(rng, themes, user_cluster)
     cold_users = rng.choice(n_users, min(n_users - 1, max(2, n_users // 100)), replace=False)
     cold_items = rng.choice(
-        np.flatnonzero(published > now - 150 * DAY),  # keep each cluster's anchor item warm
-        min(int((published > now - 150 * DAY).sum()), max(2, n_items // 50)),
+        np.flatnonzero(
+            published > now - 150 * SECONDS_PER_DAY
+        ),  # keep each cluster's anchor item warm
+        min(int((published > now - 150 * SECONDS_PER_DAY).sum()), max(2, n_items // 50)),
         replace=False,
     )
     activity = rng.choice(len(ACTIVITY_PATTERNS), n_users, p=ACTIVITY_P).astype(np.int8)
@@ -130,17 +131,17 @@ def _item_times(
     rng: np.random.Generator, item_cluster: np.ndarray, now: float
 ) -> tuple[np.ndarray, np.ndarray]:
     n = len(item_cluster)
-    published = now - rng.uniform(0, 180, n) * DAY
+    published = now - rng.uniform(0, 180, n) * SECONDS_PER_DAY
     expires = np.full(n, np.nan)
     kind = rng.random(n)
     future = kind < 0.02
-    published[future] = now + rng.uniform(1, 14, future.sum()) * DAY
+    published[future] = now + rng.uniform(1, 14, future.sum()) * SECONDS_PER_DAY
     expired = (kind >= 0.02) & (kind < 0.05)
-    published[expired] = now - rng.uniform(100, 180, expired.sum()) * DAY
-    expires[expired] = now - rng.uniform(10, 60, expired.sum()) * DAY
+    published[expired] = now - rng.uniform(100, 180, expired.sum()) * SECONDS_PER_DAY
+    expires[expired] = now - rng.uniform(10, 60, expired.sum()) * SECONDS_PER_DAY
     # The first item of each cluster is old and open-ended, so every event time has a valid item.
     clusters = int(item_cluster.max()) + 1
-    published[:clusters] = now - 180 * DAY
+    published[:clusters] = now - 180 * SECONDS_PER_DAY
     expires[:clusters] = np.nan
     return published, expires
 
@@ -312,7 +313,7 @@ def _activity_windows(
         end_ago + rng.uniform(2, 35, n),
     )
     start_ago = np.minimum(start_ago, 90.0)
-    return now - start_ago * DAY, now - end_ago * DAY
+    return now - start_ago * SECONDS_PER_DAY, now - end_ago * SECONDS_PER_DAY
 
 
 def _events(

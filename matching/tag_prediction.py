@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.config import TagConfig
-from matching.tagging import l2_normalize_rows
+from matching.csr_rows import l2_normalize_rows
 from matching.vocabulary import Vocabulary
 
 PREDICT_SEED = 0  # the training sample's seed: the same snapshot always gives the same tags

@@ -1,5 +1,6 @@
 """Tags from records: item keywords, declared attributes, system tags (lifecycle, RFM), and
-the sparse weighting helpers the tag space is built with (DESIGN.md, "The tag space").
+the weighting helpers the tag space is built with (DESIGN.md, "The tag space"; its row
+kernels are in matching.csr_rows).
 
 One token stream per item: jieba segments Chinese runs, a plain regex tokenises the rest
 (lowercased, NFKC so full-width Latin reads as ASCII). Title tokens count TITLE_REPEAT times.
@@ -24,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.config import LifecycleConfig, TagConfig
-from matching.data import EventLog, ItemRecord
+from matching.csr_rows import l2_normalize_rows, top_k_per_row
+from matching.data import SECONDS_PER_DAY, EventLog, ItemRecord
 from matching.vocabulary import Vocabulary
 
 NS_AGE, NS_GENDER, NS_INCOME, NS_REGION = "age", "gender", "income", "region"
@@ -37,7 +39,6 @@ INCOME_BANDS: tuple[str, ...] = ("<5k", "5k-10k", "10k-20k", "20k+")
 _INCOME_BAND_LOWER = (0, 5_000, 10_000, 20_000)
 GENDERS: tuple[str, ...] = ("f", "m", "other")
 LIFECYCLE_STAGES: tuple[str, ...] = ("new", "active", "silent", "churned")
-_DAY = 86_400.0
 
 TITLE_REPEAT = 3
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -131,73 +132,6 @@ def extract_keywords(title: str, text: str, top_k: int = 8) -> list[tuple[str, f
     best = heapq.nsmallest(top_k, scored.items(), key=lambda kv: (-kv[1], kv[0]))
     top = best[0][1]
     return [(word, round(score / top, 4)) for word, score in best]
-
-
-def l2_normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows scaled to unit L2 norm (empty rows stay empty); returns a new float32 CSR.
-
-    Norms are float64 sums of squares in each row's stored order (scipy's CSR product with a
-    vector of ones, which adds them in that order as a per-entry bincount did, so equal to the
-    bit), cast to float32 and divided into the row's entries. No per-entry row index or
-    float64 divisor is built: at a million users those copies were most of the cost."""
-    m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    if m.nnz:
-        squares = m.data.astype(np.float64)
-        np.square(squares, out=squares)
-        sums = sp.csr_matrix((squares, m.indices, m.indptr), shape=m.shape) @ np.ones(m.shape[1])
-        divisor = np.maximum(np.sqrt(sums), 1e-12).astype(np.float32)
-        m.data /= np.repeat(divisor, np.diff(m.indptr))
-    return m
-
-
-def _descending_key(values: np.ndarray) -> np.ndarray:
-    """uint32 keys whose ascending order is the descending order of float32 `values`
-    (IEEE bits, sign-flipped: order-preserving for every non-NaN value; -0.0 counts as 0.0)."""
-    bits = (values.astype(np.float32) + np.float32(0.0)).view(np.uint32)  # -0.0 + 0.0 = 0.0
-    negative = bits >> 31 == 1
-    ascending = np.where(negative, ~bits, bits | np.uint32(0x80000000))
-    return ~ascending
-
-
-def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the k largest entries of each row (ties: lower column first; no NaN values).
-
-    Only rows longer than k are sorted. For float32 values by one stable sort of a 64-bit key
-    (row in the high half, the value's descending order in the low half), half the work of
-    lexsort's two stable passes by (row, -value) and the same order: equal keys keep
-    sum_duplicates' ascending columns, so ties go to the lower column."""
-    m = sp.csr_matrix(matrix)
-    m.sum_duplicates()
-    counts = np.diff(m.indptr)
-    long = counts > k
-    if not long.any():
-        return m
-    long_rows = np.flatnonzero(long)
-    long_counts = counts[long_rows]
-    # entries of the long rows, row by row (rows are contiguous in CSR)
-    starts = np.concatenate(([0], np.cumsum(long_counts)[:-1]))
-    entries = np.repeat(m.indptr[long_rows] - starts, long_counts) + np.arange(
-        starts[-1] + long_counts[-1]
-    )
-    values = m.data[entries]
-    row_of = np.repeat(np.arange(len(long_rows), dtype=np.uint64), long_counts)
-    if values.dtype.kind == "f" and values.dtype.itemsize <= 4:
-        key = row_of << np.uint64(32) | _descending_key(values).astype(np.uint64)
-        order = entries[np.argsort(key, kind="stable")]
-    else:  # a float64 value needs all 64 bits of the key
-        order = entries[np.lexsort((-values, row_of))]
-    rank = np.arange(len(entries)) - np.repeat(starts, long_counts)
-    keep = np.ones(m.nnz, bool)
-    keep[entries] = False
-    keep[order[rank < k]] = True
-    indptr = np.concatenate(([0], np.cumsum(np.minimum(counts, k))))
-    return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
-
-
-def widen(matrix: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:
-    """The same rows with more (empty) trailing columns: the tag vocabulary grew."""
-    m = sp.csr_matrix(matrix, dtype=np.float32)
-    return sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_cols))
 
 
 def catalogue_idf(document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
@@ -408,8 +342,8 @@ def lifecycle_stages(
     """new (no events, or first within new_days), churned / silent (last event older than
     churned_days / silent_days), else active; "within" includes the threshold itself."""
     has = count > 0
-    since_first = np.where(has, (now - first) / _DAY, 0.0)
-    since_last = np.where(has, (now - last) / _DAY, 0.0)
+    since_first = np.where(has, (now - first) / SECONDS_PER_DAY, 0.0)
+    since_last = np.where(has, (now - last) / SECONDS_PER_DAY, 0.0)
     stage = np.select(
         [~has, since_first <= config.new_days, since_last > config.churned_days],
         [0, 0, 3],

@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.config import EventConfig, TagConfig
-from matching.data import ItemRecord, Snapshot, UserRecord
+from matching.csr_rows import l2_normalize_rows, top_k_per_row, widen
+from matching.data import SECONDS_PER_DAY, ItemRecord, Snapshot, UserRecord
 from matching.tag_prediction import predict_tags
 from matching.tagging import (
     LIFECYCLE_STAGES,
@@ -24,20 +25,16 @@ from matching.tagging import (
     build_item_tags,
     declared_item_tags,
     keyword_counts,
-    l2_normalize_rows,
     lifecycle_stages,
     rfm_bands,
     sublinear_tf_idf,
     system_matrix,
     system_tag_names,
-    top_k_per_row,
     user_activity,
-    widen,
 )
 from matching.vocabulary import Vocabulary
 
 TAG_SOURCES: tuple[str, ...] = ("declared", "behavioural", "predicted", "system")
-_DAY = 86_400.0
 _BLOCK_USERS = 100_000  # bounds the user x tag product held in memory at once
 
 
@@ -325,7 +322,7 @@ def interaction_weights(
         or [0.0],
         np.float64,
     )
-    age_days = np.maximum(snapshot.now - events.ts, 0.0) / _DAY
+    age_days = np.maximum(snapshot.now - events.ts, 0.0) / SECONDS_PER_DAY
     weight = type_weight[events.type_code] * np.exp2(-age_days / config.behaviour_half_life_days)
     return sp.csr_matrix(
         (weight.astype(np.float32), (events.user, events.item)),

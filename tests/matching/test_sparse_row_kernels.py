@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from matching.csr_rows import l2_normalize_rows, top_k_per_row
 from matching.hybrid import _gram
-from matching.tagging import l2_normalize_rows, top_k_per_row
 from matching.tagspace import behavioural_tags
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.config import EventConfig, TagConfig
+from matching.csr_rows import l2_normalize_rows
 from matching.synthetic import generate_catalogue
 from matching.tag_prediction import (
     PredictionFeatures,
@@ -13,7 +14,6 @@ from matching.tag_prediction import (
     row_argmax,
     training_sample,
 )
-from matching.tagging import l2_normalize_rows
 from matching.tagspace import build_tagspace, interaction_weights
 
 
