@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from matching.data import SECONDS_PER_DAY as DAY
 from matching.data import EventLog
 from matching.segment_ast import (
     And,
@@ -31,7 +32,6 @@ from matching.tagspace import LIFECYCLE_STAGES, TagSpace
 from matching.vocabulary import Vocabulary
 
 NOW = 1_700_000_000.0
-DAY = 86_400.0
 AGE_BANDS = ("under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "age": AGE_BANDS,

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from matching.als import confidence_matrix, decay_reference, fit_als, weighted_confidence
 from matching.base import PAD_ID
 from matching.config import ALSConfig, EvalConfig, EventConfig
+from matching.data import SECONDS_PER_DAY as DAY
 from matching.data import EventLog
 from matching.evaluate import (
     audience_metrics,
@@ -19,8 +20,6 @@ from matching.evaluate import (
     sample_rows,
     time_holdout,
 )
-
-DAY = 86_400.0
 
 
 def test_confidence_sums_type_weight_times_decay():

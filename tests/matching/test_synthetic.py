@@ -5,10 +5,10 @@ import re
 import numpy as np
 import pytest
 
+from matching.data import SECONDS_PER_DAY as DAY
 from matching.datasets import Catalogue, EventTable
 from matching.synthetic import (
     ACTIVITY_PATTERNS,
-    DAY,
     EN_WORDS,
     EVENT_TYPES,
     REGIONS,

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from matching.config import EventConfig, LifecycleConfig, TagConfig
+from matching.data import SECONDS_PER_DAY as DAY
 from matching.data import Attributes, EventLog, ItemRecord, Snapshot, UserRecord
 from matching.tagging import lifecycle_stages, quantile_bands
 from matching.tagspace import (
@@ -16,7 +17,6 @@ from matching.tagspace import (
     tagspace_to_arrays,
 )
 
-DAY = 86_400.0
 NOW = 1_700_000_000.0
 CONFIG = TagConfig(predict_c=10.0)
 
