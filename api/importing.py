@@ -27,6 +27,7 @@ from api import ingest
 from api.schemas.events import EventIn, unknown_event_types
 from api.schemas.items import ItemIn
 from api.schemas.users import UserIn
+from api.store.bulk import refresh_planner_statistics
 from api.store.db import SessionFactory, session_scope
 from matching.progress import Progress, ignore_progress
 
@@ -165,6 +166,9 @@ def import_file(
             written, duplicates = write(session, records[start : start + batch])
         result.written += written
         result.duplicates += duplicates
+    if result.written:
+        with session_scope(factory) as session:
+            refresh_planner_statistics(session)
     report("done", 1.0)
     return result
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.store import events, items, users
+from api.store.bulk import refresh_planner_statistics
 from api.store.db import SessionFactory, session_scope
 from api.store.tables import Item
 from matching.config import TagConfig
@@ -138,5 +139,7 @@ def write_catalogue(
             records = [event_record(e) for e in catalogue.events[start : start + batch]]
             result = write_events(session, records)
             accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    with session_scope(factory) as session:
+        refresh_planner_statistics(session)
     report("done", 1.0)
     return CatalogueWritten(n_users, n_items, accepted, duplicates)
