@@ -89,8 +89,12 @@ class Timestamped:
 
 class User(Timestamped, Base):
     __tablename__ = "users"
-    # Serving reads "consent changed since the model's snapshot" on every push list.
-    __table_args__ = (Index("ix_users_consent_changed_at", "consent_changed_at"),)
+    # Serving reads "consent changed since the model's snapshot" on every push list, and every
+    # serving process polls "changed since" (updated_at) twice a second.
+    __table_args__ = (
+        Index("ix_users_consent_changed_at", "consent_changed_at"),
+        Index("ix_users_updated_at", "updated_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -103,8 +107,12 @@ class User(Timestamped, Base):
 
 class Item(Timestamped, Base):
     __tablename__ = "items"
-    # Serving reads "changed since the model's snapshot" (deletions, windows) per request.
-    __table_args__ = (Index("ix_items_window_changed_at", "window_changed_at"),)
+    # Serving reads "changed since the model's snapshot" (deletions, windows) per request, and
+    # every serving process polls "changed since" (updated_at) twice a second.
+    __table_args__ = (
+        Index("ix_items_window_changed_at", "window_changed_at"),
+        Index("ix_items_updated_at", "updated_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     title: Mapped[str] = mapped_column(Text, default="")
