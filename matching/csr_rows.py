@@ -10,21 +10,35 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+_NORMALIZE_BLOCK_ROWS = 1 << 15  # rows per block: ~1M entries of tag rows, ~12 MB temporaries
 
-def l2_normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows scaled to unit L2 norm (empty rows stay empty); returns a new float32 CSR.
+
+def l2_normalize_rows(matrix: sp.csr_matrix, *, in_place: bool = False) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (empty rows stay empty); a float32 CSR.
 
     Norms are float64 sums of squares in each row's stored order (scipy's CSR product with a
     vector of ones, which adds them in that order as a per-entry bincount did, so equal to the
     bit), cast to float32 and divided into the row's entries. No per-entry row index or
-    float64 divisor is built: at a million users those copies were most of the cost."""
-    m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    if m.nnz:
-        squares = m.data.astype(np.float64)
+    float64 divisor is built: at a million users those copies were most of the cost. Rows go
+    in blocks of _NORMALIZE_BLOCK_ROWS, so the float64 squares and the repeated divisors stay
+    small (a row's norm is its own: the blocks change no bit).
+
+    in_place: when `matrix` is a float32 CSR, scale its own data, which the result shares (for
+    a temporary of the caller's, such as a sum: no copy of a million rows)."""
+    m = sp.csr_matrix(matrix, dtype=np.float32, copy=not in_place)
+    counts = np.diff(m.indptr)
+    ones = np.ones(m.shape[1])
+    for start in range(0, m.shape[0] if m.nnz else 0, _NORMALIZE_BLOCK_ROWS):
+        stop = min(start + _NORMALIZE_BLOCK_ROWS, m.shape[0])
+        lo, hi = m.indptr[start], m.indptr[stop]
+        squares = m.data[lo:hi].astype(np.float64)
         np.square(squares, out=squares)
-        sums = sp.csr_matrix((squares, m.indices, m.indptr), shape=m.shape) @ np.ones(m.shape[1])
-        divisor = np.maximum(np.sqrt(sums), 1e-12).astype(np.float32)
-        m.data /= np.repeat(divisor, np.diff(m.indptr))
+        block = sp.csr_matrix(
+            (squares, m.indices[lo:hi], m.indptr[start : stop + 1] - lo),
+            shape=(stop - start, m.shape[1]),
+        )
+        divisor = np.maximum(np.sqrt(block @ ones), 1e-12).astype(np.float32)
+        m.data[lo:hi] /= np.repeat(divisor, counts[start:stop])
     return m
 
 

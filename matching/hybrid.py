@@ -34,6 +34,7 @@ from matching.tagspace import TagSpace
 _DENSE_GRAM_MAX = 1024  # up to this many tags an exact eigendecomposition of the Gram wins
 _GRAM_BLOCK_ENTRIES = 1 << 20  # dense row block of the Gram product: 8 MB of float64
 _JOINT_BLOCK_ROWS = 16_384  # joint vectors in row blocks: float64 temporaries of ~8 MB
+_TARGET_BLOCK_ROWS = 8192  # ridge targets widened to float64 in row blocks of ~4 MB
 
 
 def _gram(matrix: sp.csr_matrix) -> np.ndarray:
@@ -116,33 +117,40 @@ class RidgeProjection:
 
 
 def fit_ridge(
-    features: sp.csr_matrix, targets: np.ndarray, lam: float, max_features: int
+    features: sp.csr_matrix,
+    targets: np.ndarray,
+    rows: np.ndarray,
+    lam: float,
+    max_features: int,
 ) -> RidgeProjection:
-    """Closed-form ridge with an unpenalised intercept (centred normal equations).
+    """Closed-form ridge with an unpenalised intercept (centred normal equations), fitted on
+    the rows where the boolean `rows` is true (features and targets hold every row).
 
     Features are capped to the `max_features` most frequent tags: rarer tags have too few
     rows to move a regularised weight, and the Gram matrix stays small enough to factorise.
+
+    Every sum is the one a float64 copy of the fitted rows would give, in the same order (so
+    the same bits), without that copy: at a million users the copies of the rows, of the
+    targets widened to float64 and of the columns were most of the cost (BENCHMARKS.md,
+    issue 16). The fitted rows are picked from the features' stored entries, the targets
+    widened a block of rows at a time (_cross_products).
     """
-    n_rows, n_factors = targets.shape
+    rows = np.asarray(rows, dtype=bool)
+    n_rows, n_factors = int(rows.sum()), targets.shape[1]
     if n_rows == 0:
         return RidgeProjection(
             np.zeros(0, np.int64),
             np.zeros((0, n_factors), np.float32),
             np.zeros(n_factors, np.float32),
         )
-    features = sp.csr_matrix(features, dtype=np.float64)
-    frequency = np.bincount(features.indices, minlength=features.shape[1])
-    used = np.flatnonzero(frequency)
-    if len(used) > max_features:
-        used = np.sort(used[np.argsort(-frequency[used], kind="stable")[:max_features]])
-    x = sp.csr_matrix(features[:, used])
-    y = targets.astype(np.float64)
-    x_mean = np.asarray(x.mean(axis=0)).ravel()
-    y_mean = y.mean(axis=0)
-    products = _gram(x) if len(used) <= _DENSE_GRAM_MAX else (x.T @ x).toarray()
+    x_fit, x_all, used = _fitted_columns(sp.csr_matrix(features), rows, max_features)
+    x_mean = np.asarray(x_fit.mean(axis=0)).ravel()
+    products = _gram(x_fit) if len(used) <= _DENSE_GRAM_MAX else (x_fit.T @ x_fit).toarray()
     gram = products - n_rows * np.outer(x_mean, x_mean)
     gram[np.diag_indices_from(gram)] += lam
-    cross = np.asarray(x.T @ y) - n_rows * np.outer(x_mean, y_mean)
+    xy, y_sum = _cross_products(x_all, targets, rows)
+    y_mean = y_sum / n_rows  # numpy's mean: the sum from 0 in row order, over the count
+    cross = xy - n_rows * np.outer(x_mean, y_mean)
     weights = la.solve(gram, cross, assume_a="pos") if len(used) else np.zeros((0, n_factors))
     intercept = y_mean - x_mean @ weights
     return RidgeProjection(
@@ -150,10 +158,82 @@ def fit_ridge(
     )
 
 
-def _rms_norm(vectors: np.ndarray) -> float:
-    if len(vectors) == 0:
+def _fitted_columns(
+    features: sp.csr_matrix, rows: np.ndarray, max_features: int
+) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+    """(x_fit, x_all, used): float64 features of the fitted rows in the used columns, as
+    features[rows][:, used] (entries in stored order, columns renumbered), and the same
+    entries over every row (unfitted rows empty); both share one data and indices array."""
+    counts = np.diff(features.indptr)
+    entry_kept = None if rows.all() else np.repeat(rows, counts)
+    columns = features.indices if entry_kept is None else features.indices[entry_kept]
+    frequency = np.bincount(columns, minlength=features.shape[1])
+    used = np.flatnonzero(frequency)
+    data = features.data if entry_kept is None else features.data[entry_kept]
+    row_counts = np.where(rows, counts, 0)
+    if len(used) > max_features:
+        used = np.sort(used[np.argsort(-frequency[used], kind="stable")[:max_features]])
+        in_used = np.zeros(features.shape[1], bool)
+        in_used[used] = True
+        kept = in_used[features.indices]
+        if entry_kept is not None:
+            kept &= entry_kept
+        before = _indptr(kept)
+        row_counts = before[features.indptr[1:]] - before[features.indptr[:-1]]
+        columns, data = features.indices[kept], features.data[kept]
+    position = np.zeros(features.shape[1], np.int32)
+    position[used] = np.arange(len(used), dtype=np.int32)
+    indices, data = position[columns], data.astype(np.float64)
+    fit_indptr = _indptr(row_counts[rows])
+    x_fit = sp.csr_matrix((data, indices, fit_indptr), shape=(len(fit_indptr) - 1, len(used)))
+    x_all = sp.csr_matrix((data, indices, _indptr(row_counts)), shape=(len(rows), len(used)))
+    return x_fit, x_all, used
+
+
+def _cross_products(
+    x_all: sp.csr_matrix, targets: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x.T @ y, y's column sums) for x, y the fitted rows of x_all and targets, in float64,
+    each cell's terms added from 0 in row order, as x.T @ y and y.sum(axis=0) on copies of
+    the fitted rows add them (the same bits), with the targets widened a block of rows at a
+    time rather than all at once.
+
+    scipy's x.T @ y adds the rows of x into the result one after the other, from zeros. To
+    go on from the previous blocks' sums in that same order, each block's product starts
+    with an identity row per result row, paired with those sums (1.0 * s is s exactly). A
+    column of ones at the fitted rows sums the targets in the same pass."""
+    (n_all, n_used), n_rows = x_all.shape, int(rows.sum())
+    ones = sp.csr_matrix(
+        (np.ones(n_rows), np.zeros(n_rows, np.int32), _indptr(rows)), shape=(n_all, 1)
+    )
+    augmented = sp.csr_matrix(sp.hstack([x_all, ones], format="csr"))
+    carry = sp.identity(n_used + 1, format="csr")
+    sums = np.zeros((n_used + 1, targets.shape[1]), np.float64)
+    for start in range(0, n_all, _TARGET_BLOCK_ROWS):
+        stop = min(start + _TARGET_BLOCK_ROWS, n_all)
+        block = sp.csr_matrix(sp.vstack([carry, augmented[start:stop]], format="csr"))
+        y = np.concatenate([sums, targets[start:stop]]).astype(np.float64, copy=False)
+        sums = np.asarray(block.T @ y)
+    return sums[:n_used], sums[n_used]
+
+
+def _indptr(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _rms_norm(vectors: np.ndarray, rows: np.ndarray) -> float:
+    """Root-mean-square norm of vectors[rows]: float64 squares summed per row (in row blocks,
+    no float64 copy of every row; a row's sum is its own), averaged over the rows."""
+    if not rows.any():
         return 1.0
-    rms = float(np.sqrt(np.mean(np.sum(vectors.astype(np.float64) ** 2, axis=1))))
+    sums = np.empty(len(vectors), np.float64)
+    for start in range(0, len(vectors), _TARGET_BLOCK_ROWS):
+        block = vectors[start : start + _TARGET_BLOCK_ROWS].astype(np.float64)
+        np.square(block, out=block)
+        sums[start : start + _TARGET_BLOCK_ROWS] = np.sum(block, axis=1)
+    rms = float(np.sqrt(np.mean(sums[rows])))
     return rms if rms > 0 else 1.0
 
 
@@ -177,7 +257,6 @@ class HybridSpace:
         return unit_rows(np.asarray(sp.csr_matrix(tags) @ self.tag_components, dtype=np.float32))
 
     def joint(self, cf: np.ndarray, tags: sp.csr_matrix, side: str) -> np.ndarray:
-        scale = self.user_cf_scale if side == "user" else self.item_cf_scale
         # Both parts computed in float64 and written straight into one float32 array (as
         # stacking them and casting did, to the bit): at a million users the stacking
         # copies cost as much as the products. In row blocks, so the float64 temporaries
@@ -187,10 +266,18 @@ class HybridSpace:
         cf_part, tag_part = out[:, : self.n_factors], out[:, self.n_factors :]
         for start in range(0, len(cf), _JOINT_BLOCK_ROWS):
             rows = slice(start, start + _JOINT_BLOCK_ROWS)
-            cf_weighted = np.multiply(cf[rows], np.sqrt(1.0 - self.tag_share), dtype=np.float64)
-            np.divide(cf_weighted, scale, out=cf_part[rows], dtype=np.float64)
+            self.cf_part(cf[rows], side, cf_part[rows])
             embedded = self.embed_tags(tags[rows])
             np.multiply(embedded, np.sqrt(self.tag_share), out=tag_part[rows], dtype=np.float64)
+        return out
+
+    def cf_part(self, cf: np.ndarray, side: str, out: np.ndarray | None = None) -> np.ndarray:
+        """The CF columns of joint vectors, sqrt(1 - a) * cf / s in float64, as float32."""
+        scale = self.user_cf_scale if side == "user" else self.item_cf_scale
+        cf_weighted = np.multiply(cf, np.sqrt(1.0 - self.tag_share), dtype=np.float64)
+        if out is None:
+            out = np.empty(cf.shape, np.float32)
+        np.divide(cf_weighted, scale, out=out, dtype=np.float64)
         return out
 
     def cold_user(self, declared: sp.csr_matrix) -> np.ndarray:
@@ -227,26 +314,26 @@ def build_hybrid(
     space = HybridSpace(
         tag_components=fit_tag_components(item_tags, user_tags, config.tag_dim, seed),
         item_projection=fit_ridge(
-            item_tags[warm_items],
-            item_factors[warm_items],
-            config.ridge_lambda,
-            config.ridge_max_features,
+            item_tags, item_factors, warm_items, config.ridge_lambda, config.ridge_max_features
         ),
         user_projection=fit_ridge(
-            declared[warm_users],
-            user_factors[warm_users],
-            config.ridge_lambda,
-            config.ridge_max_features,
+            declared, user_factors, warm_users, config.ridge_lambda, config.ridge_max_features
         ),
-        user_cf_scale=_rms_norm(user_factors[warm_users]),
-        item_cf_scale=_rms_norm(item_factors[warm_items]),
+        user_cf_scale=_rms_norm(user_factors, warm_users),
+        item_cf_scale=_rms_norm(item_factors, warm_items),
         tag_share=config.tag_share,
         n_factors=user_factors.shape[1],
     )
-    user_cf = user_factors.copy()
-    item_cf = item_factors.copy()
-    if (~warm_users).any():
-        user_cf[~warm_users] = space.user_projection.apply(declared[~warm_users])
-    if (~warm_items).any():
-        item_cf[~warm_items] = space.item_projection.apply(item_tags[~warm_items])
-    return space, space.joint(user_cf, user_tags, "user"), space.joint(item_cf, item_tags, "item")
+    # The joint vectors of the factors as they are, then the cold rows' CF part replaced by
+    # their projection's: row by row what joint gives on a copy of the factors with the cold
+    # rows replaced, without that copy.
+    users = space.joint(user_factors, user_tags, "user")
+    items = space.joint(item_factors, item_tags, "item")
+    for joint, cold, projection, tags, side in (
+        (users, ~warm_users, space.user_projection, declared, "user"),
+        (items, ~warm_items, space.item_projection, item_tags, "item"),
+    ):
+        if cold.any():
+            rows = np.flatnonzero(cold)
+            joint[rows, : space.n_factors] = space.cf_part(projection.apply(tags[rows]), side)
+    return space, users, items

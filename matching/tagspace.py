@@ -73,8 +73,9 @@ class TagSpace:
     def user_matrix(self) -> sp.csr_matrix:
         """Users for matching: declared (+ predicted in its place) and behavioural, each half
         of the profile normalised, the sum L2-normalised. System tags do not match items."""
-        profile = l2_normalize_rows(self.user_declared + self.user_predicted)
-        return l2_normalize_rows(profile + self.user_behavioural)
+        # the sums are new matrices of our own: normalised in place, not copied again
+        profile = l2_normalize_rows(self.user_declared + self.user_predicted, in_place=True)
+        return l2_normalize_rows(profile + self.user_behavioural, in_place=True)
 
     def user_tag_vector(
         self, attributes: Mapping[str, object], declared_tags: Mapping[str, float] | None = None
@@ -334,10 +335,12 @@ def behavioural_tags(
     interactions: sp.csr_matrix, item_tags: sp.csr_matrix, top_tags: int
 ) -> sp.csr_matrix:
     """Interest tags: interactions @ item tags, top `top_tags` per user, L2-normalised."""
-    # each block normalised on its own (a row's norm is its own): no second full-size copy
+    # each block normalised on its own (a row's norm is its own): no second full-size copy;
+    # in place, as the product and its top k are this block's own
     blocks = [
         l2_normalize_rows(
-            top_k_per_row(interactions[start : start + _BLOCK_USERS] @ item_tags, top_tags)
+            top_k_per_row(interactions[start : start + _BLOCK_USERS] @ item_tags, top_tags),
+            in_place=True,
         )
         for start in range(0, interactions.shape[0], _BLOCK_USERS)
     ]

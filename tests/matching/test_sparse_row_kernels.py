@@ -1,7 +1,8 @@
 """The vectorised row kernels of the tag space and the hybrid (l2_normalize_rows,
 top_k_per_row, behavioural_tags, the hybrid's dense-block Gram) against straightforward
 per-row references on random inputs: equal to the bit, not merely close (BENCHMARKS.md,
-issue 16, fifth pass: the speed-ups claim exactly the same output)."""
+issue 16, fifth pass: the speed-ups claim exactly the same output). The ridge maps:
+test_hybrid_ridge.py."""
 
 from __future__ import annotations
 
@@ -70,9 +71,23 @@ def _same(a: sp.csr_matrix, b: sp.csr_matrix) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_l2_normalize_rows_equals_a_per_row_reference_to_the_bit(seed, dtype):
+@pytest.mark.parametrize("block_rows", [1 << 15, 7])
+def test_l2_normalize_rows_equals_a_per_row_reference_to_the_bit(
+    seed, dtype, block_rows, monkeypatch
+):
+    import matching.csr_rows as csr_rows
+
+    monkeypatch.setattr(csr_rows, "_NORMALIZE_BLOCK_ROWS", block_rows)
     matrix = _random_csr(np.random.default_rng(seed), 60, 40, dtype)
+    before = matrix.copy()
     _same(l2_normalize_rows(matrix), _l2_reference(matrix))
+    _same(matrix, before)  # a copy by default
+    expected = _l2_reference(matrix)
+    result = l2_normalize_rows(matrix, in_place=True)
+    _same(result, expected)
+    if dtype == np.float32:  # scaled in place: the caller's own temporary, no copy
+        assert np.shares_memory(result.data, matrix.data)
+        _same(matrix, expected)
 
 
 @pytest.mark.parametrize("seed", range(6))

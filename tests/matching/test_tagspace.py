@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from matching.config import EventConfig, LifecycleConfig, TagConfig
+from matching.csr_rows import l2_normalize_rows
 from matching.data import SECONDS_PER_DAY as DAY
 from matching.data import Attributes, EventLog, ItemRecord, Snapshot, UserRecord
 from matching.tagging import lifecycle_stages, quantile_bands
@@ -196,6 +197,23 @@ def test_user_matrix_excludes_system_tags_and_is_unit(space):
     norms = np.sqrt(np.asarray(m.multiply(m).sum(1))).ravel()
     np.testing.assert_allclose(norms[:-1], 1.0, rtol=1e-5)
     assert "age:25-34" in set(space.tags.lookup(m[24].indices))  # predicted enters the profile
+
+
+def test_user_matrix_is_the_normalised_sums_and_leaves_the_sources_alone(space):
+    """Normalised in place (no copies of a million rows), to the bit what normalising
+    copies gives, and the tag space's own matrices are not touched."""
+    sources = [space.user_declared, space.user_predicted, space.user_behavioural]
+    before = [m.copy() for m in sources]
+    m = space.user_matrix()
+    profile = l2_normalize_rows(before[0] + before[1])
+    expected = l2_normalize_rows(profile + before[2])
+    assert (m.indptr.tolist(), m.indices.tolist()) == (
+        expected.indptr.tolist(),
+        expected.indices.tolist(),
+    )
+    assert m.data.tobytes() == expected.data.tobytes()
+    for source, copy in zip(sources, before, strict=True):
+        assert source.data.tobytes() == copy.data.tobytes()
 
 
 def test_persona_sources_and_fresh_declared(space):
