@@ -135,7 +135,7 @@ class VectorIndex:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         m, total = len(queries), len(self)
         eligible = self._eligible(allowed, excluded)
-        count = total if eligible is None else int(eligible.sum())
+        count = total if eligible is None else int(np.count_nonzero(eligible))
         if n <= 0 or count == 0:
             return top_n(np.full((m, 0), PAD_SCORE, np.float32), n)
         filtered = eligible is not None and count < total

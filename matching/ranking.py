@@ -32,6 +32,7 @@ from matching.config import RankingConfig
 from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
+from matching.sparse_rows import SparseRows
 
 FEATURES = (
     "retrieval",
@@ -140,10 +141,10 @@ class RankingStage:
             activity=float(np.log1p(active).mean()) if len(active) else 0.0,
         )
 
-    def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | sp.csr_matrix:
+    def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | SparseRows:
         """(m, n_items): per query, the sum of its history items' item-item scores; dense for
-        EASE (a gather of the history's rows, no full product), sparse (only the items some
-        history item reaches) for item-kNN."""
+        EASE (a gather of the history's rows, no full product), sparse rows (only the items
+        some history item reaches, _knn_sums) for item-kNN."""
         if self.item_item_dense is not None:
             dense = self.item_item_dense
             out = np.zeros((len(history), dense.shape[1]), np.float32)
@@ -152,19 +153,22 @@ class RankingStage:
                     out[row] = dense[seen].sum(axis=0, dtype=np.float32)
             return out
         assert self.item_item_sparse is not None
-        n_items = self.item_item_sparse.shape[0]
-        return sp.csr_matrix(_as_matrix(history, n_items) @ self.item_item_sparse)
+        return _knn_sums(self.item_item_sparse, history)
 
     def item_item_top(
         self,
-        scores: np.ndarray | sp.csr_matrix,
+        scores: np.ndarray | SparseRows,
         excluded: list[np.ndarray],
         allowed: np.ndarray | None,
         count: int,
     ) -> np.ndarray:
         """(m, count) rows of the best item-item scores per query, its excluded rows left out
         and only allowed ones (bool mask over items, or None for all); PAD_ID padded."""
-        n_items = scores.shape[1]
+        if isinstance(scores, np.ndarray):
+            n_items = scores.shape[1]
+        else:
+            assert self.item_item_sparse is not None
+            n_items = self.item_item_sparse.shape[1]
         excluded = [_valid_rows(rows, n_items) for rows in excluded]
         if isinstance(scores, np.ndarray):
             masked = scores.copy()
@@ -173,11 +177,10 @@ class RankingStage:
             if allowed is not None:
                 masked[:, ~allowed] = PAD_SCORE
             return top_n(masked, count)[0]
-        out = np.full((scores.shape[0], count), PAD_ID, np.int64)
+        out = np.full((len(scores), count), PAD_ID, np.int64)
         for row, rows in enumerate(excluded):
-            cols = scores.indices[scores.indptr[row] : scores.indptr[row + 1]]
-            vals = scores.data[scores.indptr[row] : scores.indptr[row + 1]]
-            keep = ~np.isin(cols, rows)
+            cols, vals = scores.row(row)
+            keep = ~_member(cols, rows)
             if allowed is not None:
                 keep &= allowed[cols]
             reached = cols[keep]
@@ -192,7 +195,7 @@ class RankingStage:
         queries: np.ndarray,
         item_vectors: np.ndarray,
         n_factors: int,
-        item_scores: np.ndarray | sp.csr_matrix,
+        item_scores: np.ndarray | SparseRows,
         history: list[np.ndarray],
         candidates: np.ndarray,
     ) -> np.ndarray:
@@ -205,8 +208,9 @@ class RankingStage:
         if isinstance(item_scores, np.ndarray):
             item_item = np.take_along_axis(item_scores, safe, axis=1)
         else:
-            rows = np.repeat(np.arange(m), width)
-            item_item = np.asarray(item_scores[rows, safe.ravel()]).reshape(m, width)
+            item_item = np.zeros((m, width), item_scores.data.dtype)
+            for row in range(m):
+                item_item[row] = _lookup(*item_scores.row(row), safe[row])
         scale = np.abs(np.where(valid, item_item, 0.0)).max(axis=1, keepdims=True)
         popularity = np.asarray(self.popularity)[safe]
         recency = np.asarray(self.recency)[safe]
@@ -299,7 +303,7 @@ def merge_candidates(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     for row in range(m):
         a = first[row][first[row] != PAD_ID]
         b = second[row][second[row] != PAD_ID]
-        b = b[~np.isin(b, a)]
+        b = b[~_member(b, a)]
         out[row, : len(a)] = a
         out[row, len(a) : len(a) + len(b)] = b
     return out
@@ -321,17 +325,52 @@ def _valid_rows(rows: np.ndarray, n_items: int) -> np.ndarray:
     return rows[(rows >= 0) & (rows < n_items)]
 
 
-def _as_matrix(rows: list[np.ndarray], n_items: int) -> sp.csr_matrix:
-    """0/1 CSR with one row per query (repeats summed, then clipped)."""
-    indices = np.concatenate([_valid_rows(r, n_items) for r in rows]) if rows else np.zeros(0)
-    indptr = np.concatenate([[0], np.cumsum([len(_valid_rows(r, n_items)) for r in rows])])
-    matrix = sp.csr_matrix(
-        (np.ones(len(indices), np.float32), indices.astype(np.int64), indptr),
-        shape=(len(rows), n_items),
+def _knn_sums(neighbours: sp.csr_matrix, history: list[np.ndarray]) -> SparseRows:
+    """Per query, the sum of the rows of `neighbours` of its history's items (each item
+    once): the product of the 0/1 history matrix with it as scipy computes it (csr_matmat),
+    to the bit and in its entry order, which item_item_top's tie-breaking sees: each column's
+    float32 sum in ascending item order, entries in reverse order of first reach, zero sums
+    left out. A few numpy calls per query: building and checking the scipy matrices of a
+    one-query product cost more than the product (issue 16)."""
+    n_items = neighbours.shape[0]
+    dtype = np.result_type(np.float32, neighbours.dtype)
+    indptr = np.zeros(len(history) + 1, np.int64)
+    columns, sums = [], []
+    for row, seen in enumerate(history):
+        reach = SparseRows.take(neighbours, np.unique(_valid_rows(seen, n_items)))
+        found, first, where = np.unique(reach.indices, return_index=True, return_inverse=True)
+        total = np.zeros(len(found), dtype)
+        np.add.at(total, where, reach.data)  # in entry order: scipy's order of additions
+        order = np.argsort(first)[::-1]
+        order = order[total[order] != 0]
+        columns.append(found[order])
+        sums.append(total[order])
+        indptr[row + 1] = indptr[row] + len(order)
+    return SparseRows(
+        indptr,
+        np.concatenate(columns) if columns else np.zeros(0, np.int64),
+        np.concatenate(sums) if sums else np.zeros(0, dtype),
     )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
+
+
+def _member(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """np.isin(values, rows) for integer arrays by one sort and a binary search: isin's own
+    work on a few hundred values was mostly fixed overhead."""
+    if len(rows) == 0 or len(values) == 0:
+        return np.zeros(len(values), bool)
+    ordered = np.sort(rows)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return np.asarray(ordered[at] == values)
+
+
+def _lookup(columns: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """values at `keys` in a sparse row (columns, values) (each column once), 0 where absent."""
+    if len(columns) == 0:
+        return np.zeros(len(keys), values.dtype)
+    order = np.argsort(columns)
+    ordered = columns[order]
+    at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
+    return np.where(ordered[at] == keys, values[order[at]], values.dtype.type(0))
 
 
 @dataclass(slots=True)
