@@ -217,13 +217,14 @@ class RankingStage:
         history_size = np.log1p(np.array([len(h) for h in history], np.float64)) - self.activity
         # Scores enter standardised within the query and as ranks: the ranker learns on
         # models fitted on less data than the served one, whose scores have other scales.
+        count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
         raw = np.stack(
             [
-                _standardised(joint, valid),
+                _standardised(joint, valid, count),
                 _ranks(joint, valid),
-                _standardised(cf, valid),
-                _standardised(tag, valid),
-                _standardised(item_item, valid),
+                _standardised(cf, valid, count),
+                _standardised(tag, valid, count),
+                _standardised(item_item, valid, count),
                 _ranks(item_item, valid),
                 np.divide(item_item, scale, out=np.zeros((m, width)), where=scale > 0),
                 popularity,
@@ -233,8 +234,9 @@ class RankingStage:
                 np.broadcast_to(history_size[:, None], (m, width)),
             ],
             axis=-1,
-        ).astype(np.float64)
-        return np.where(valid[..., None], raw, 0.0)
+        ).astype(np.float64, copy=False)  # float64 already: joint's parts are
+        raw[~valid] = 0.0
+        return raw
 
     def rank(
         self, features: np.ndarray, candidates: np.ndarray, n: int, ranker: Ranker | None = None
@@ -243,15 +245,13 @@ class RankingStage:
         scored = (ranker or self.ranker).score(features)
         scores = np.where(candidates != PAD_ID, scored, PAD_SCORE).astype(np.float32)
         order, best = top_n(scores, n)
-        rows = np.where(
-            order >= 0, np.take_along_axis(candidates, np.maximum(order, 0), axis=1), PAD_ID
-        )
-        return rows, best
+        picked = candidates[np.arange(len(candidates))[:, None], np.maximum(order, 0)]
+        return np.where(order >= 0, picked, PAD_ID), best
 
 
-def _standardised(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each row's valid scores minus their mean over their standard deviation."""
-    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+def _standardised(scores: np.ndarray, valid: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Each row's valid scores minus their mean over their standard deviation; count: (m, 1)
+    int, each row's valid candidates (at least 1)."""
     mean = np.where(valid, scores, 0.0).sum(axis=1, keepdims=True) / count
     centred = np.where(valid, scores - mean, 0.0)
     std = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
@@ -261,9 +261,9 @@ def _standardised(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def _ranks(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """0 for each row's best valid candidate, 1 for the next, ...; padding ranks last."""
     order = np.argsort(np.where(valid, -scores, np.inf), axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
-    return ranks.astype(np.float64)
+    ranks = np.empty(order.shape, np.float64)
+    ranks[np.arange(len(order))[:, None], order] = np.arange(scores.shape[1])
+    return ranks
 
 
 def split_scores(
@@ -341,7 +341,9 @@ def _knn_sums(neighbours: sp.csr_matrix, history: list[np.ndarray]) -> SparseRow
         found, first, where = np.unique(reach.indices, return_index=True, return_inverse=True)
         total = np.zeros(len(found), dtype)
         np.add.at(total, where, reach.data)  # in entry order: scipy's order of additions
-        order = np.argsort(first)[::-1]
+        reached_first = np.zeros(len(where), bool)
+        reached_first[first] = True
+        order = where[np.flatnonzero(reached_first)[::-1]]  # latest first reach first
         order = order[total[order] != 0]
         columns.append(found[order])
         sums.append(total[order])
