@@ -32,7 +32,7 @@ from matching.config import RankingConfig
 from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
-from matching.sparse_rows import SparseRows
+from matching.sparse_rows import SparseRows, lookup, member, summed_rows
 
 FEATURES = (
     "retrieval",
@@ -144,7 +144,9 @@ class RankingStage:
     def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | SparseRows:
         """(m, n_items): per query, the sum of its history items' item-item scores; dense for
         EASE (a gather of the history's rows, no full product), sparse rows (only the items
-        some history item reaches, _knn_sums) for item-kNN."""
+        some history item reaches) for item-kNN: the product of the 0/1 history matrix with
+        the item-kNN matrix as scipy computed it, entry order included, which item_item_top's
+        tie-breaking sees (summed_rows)."""
         if self.item_item_dense is not None:
             dense = self.item_item_dense
             out = np.zeros((len(history), dense.shape[1]), np.float32)
@@ -153,7 +155,8 @@ class RankingStage:
                     out[row] = dense[seen].sum(axis=0, dtype=np.float32)
             return out
         assert self.item_item_sparse is not None
-        return _knn_sums(self.item_item_sparse, history)
+        n_items = self.item_item_sparse.shape[0]
+        return summed_rows(self.item_item_sparse, [_valid_rows(h, n_items) for h in history])
 
     def item_item_top(
         self,
@@ -180,7 +183,7 @@ class RankingStage:
         out = np.full((len(scores), count), PAD_ID, np.int64)
         for row, rows in enumerate(excluded):
             cols, vals = scores.row(row)
-            keep = ~_member(cols, rows)
+            keep = ~member(cols, rows)
             if allowed is not None:
                 keep &= allowed[cols]
             reached = cols[keep]
@@ -210,7 +213,7 @@ class RankingStage:
         else:
             item_item = np.zeros((m, width), item_scores.data.dtype)
             for row in range(m):
-                item_item[row] = _lookup(*item_scores.row(row), safe[row])
+                item_item[row] = lookup(*item_scores.row(row), safe[row])
         scale = np.abs(np.where(valid, item_item, 0.0)).max(axis=1, keepdims=True)
         popularity = np.asarray(self.popularity)[safe]
         recency = np.asarray(self.recency)[safe]
@@ -303,7 +306,7 @@ def merge_candidates(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     for row in range(m):
         a = first[row][first[row] != PAD_ID]
         b = second[row][second[row] != PAD_ID]
-        b = b[~_member(b, a)]
+        b = b[~member(b, a)]
         out[row, : len(a)] = a
         out[row, len(a) : len(a) + len(b)] = b
     return out
@@ -323,56 +326,6 @@ def row_sets(rows: RowSets) -> list[np.ndarray]:
 def _valid_rows(rows: np.ndarray, n_items: int) -> np.ndarray:
     rows = np.asarray(rows, np.int64)
     return rows[(rows >= 0) & (rows < n_items)]
-
-
-def _knn_sums(neighbours: sp.csr_matrix, history: list[np.ndarray]) -> SparseRows:
-    """Per query, the sum of the rows of `neighbours` of its history's items (each item
-    once): the product of the 0/1 history matrix with it as scipy computes it (csr_matmat),
-    to the bit and in its entry order, which item_item_top's tie-breaking sees: each column's
-    float32 sum in ascending item order, entries in reverse order of first reach, zero sums
-    left out. A few numpy calls per query: building and checking the scipy matrices of a
-    one-query product cost more than the product (issue 16)."""
-    n_items = neighbours.shape[0]
-    dtype = np.result_type(np.float32, neighbours.dtype)
-    indptr = np.zeros(len(history) + 1, np.int64)
-    columns, sums = [], []
-    for row, seen in enumerate(history):
-        reach = SparseRows.take(neighbours, np.unique(_valid_rows(seen, n_items)))
-        found, first, where = np.unique(reach.indices, return_index=True, return_inverse=True)
-        total = np.zeros(len(found), dtype)
-        np.add.at(total, where, reach.data)  # in entry order: scipy's order of additions
-        reached_first = np.zeros(len(where), bool)
-        reached_first[first] = True
-        order = where[np.flatnonzero(reached_first)[::-1]]  # latest first reach first
-        order = order[total[order] != 0]
-        columns.append(found[order])
-        sums.append(total[order])
-        indptr[row + 1] = indptr[row] + len(order)
-    return SparseRows(
-        indptr,
-        np.concatenate(columns) if columns else np.zeros(0, np.int64),
-        np.concatenate(sums) if sums else np.zeros(0, dtype),
-    )
-
-
-def _member(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """np.isin(values, rows) for integer arrays by one sort and a binary search: isin's own
-    work on a few hundred values was mostly fixed overhead."""
-    if len(rows) == 0 or len(values) == 0:
-        return np.zeros(len(values), bool)
-    ordered = np.sort(rows)
-    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return np.asarray(ordered[at] == values)
-
-
-def _lookup(columns: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """values at `keys` in a sparse row (columns, values) (each column once), 0 where absent."""
-    if len(columns) == 0:
-        return np.zeros(len(keys), values.dtype)
-    order = np.argsort(columns)
-    ordered = columns[order]
-    at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
-    return np.where(ordered[at] == keys, values[order[at]], values.dtype.type(0))
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from matching.base import top_n
 from matching.ranking import Ranker, RankingStage, merge_candidates
-from matching.sparse_rows import SparseRows
+from matching.sparse_rows import SparseRows, member
 
 
 def _scipy_sums(history: list[np.ndarray], neighbours: sp.csr_matrix) -> sp.csr_matrix:
@@ -90,3 +90,11 @@ def test_merge_candidates_appends_the_new_rows_in_order():
         [3, 1, 7, 5, 9, -1, -1, -1],
         [2, 4, -1, -1, -1, -1, -1, -1],
     ]
+
+
+def test_member_is_isin():
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        values = rng.integers(-2, 40, int(rng.integers(0, 30)))
+        rows = rng.integers(-2, 40, int(rng.integers(0, 30))).astype(np.int32)
+        assert np.array_equal(member(values, rows), np.isin(values, rows))
