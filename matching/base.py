@@ -114,7 +114,9 @@ def allowed_mask(allowed: np.ndarray | None, width: int) -> np.ndarray | None:
         return None
     mask = np.zeros(width, dtype=bool)
     rows = np.asarray(allowed, dtype=np.int64)
-    mask[rows[(rows >= 0) & (rows < width)]] = True
+    if len(rows) and (rows.min() < 0 or rows.max() >= width):
+        rows = rows[(rows >= 0) & (rows < width)]  # only when needed: a sixth of the cost
+    mask[rows] = True  # of a filter that lists nearly all items (the live ones, per call)
     return mask
 
 
