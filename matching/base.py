@@ -49,6 +49,9 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(n, width)
     if k == 0 or m == 0:
         return ids, best
+    if m == 1:  # one query, as serving asks: the same answer without the along-axis helpers
+        ids[0, :k], best[0, :k] = _top_of_row(scores[0], k)
+        return ids, best
     if k < width:
         cand = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         _lowest_at_the_cut(scores, cand, k)
@@ -76,6 +79,24 @@ def _lowest_at_the_cut(scores: np.ndarray, cand: np.ndarray, k: int) -> None:
         cand[row] = np.concatenate([above, at])
 
 
+def _top_of_row(row: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """top_n's best k of one row, the same steps on a 1-d row: take_along_axis builds index
+    grids per call, which cost more than the row's few hundred scores (issue 16)."""
+    if k < len(row):
+        cand = np.argpartition(-row, k - 1)[:k]
+        kth = row[cand].min()
+        if np.isfinite(kth) and np.count_nonzero(row >= kth) > k:  # _lowest_at_the_cut
+            above = np.flatnonzero(row > kth)
+            cand = np.concatenate([above, np.flatnonzero(row == kth)[: k - len(above)]])
+    else:
+        cand = np.arange(len(row))
+    cand_scores = row[cand]
+    order = np.lexsort((cand, -cand_scores))
+    cand, cand_scores = cand[order], cand_scores[order]
+    valid = np.isfinite(cand_scores)
+    return np.where(valid, cand, PAD_ID), np.where(valid, cand_scores, PAD_SCORE)
+
+
 def chunks(n_rows: int, width: int) -> Iterator[slice]:
     step = max(1, _CHUNK_CELLS // max(width, 1))
     for start in range(0, n_rows, step):
@@ -93,7 +114,9 @@ def allowed_mask(allowed: np.ndarray | None, width: int) -> np.ndarray | None:
         return None
     mask = np.zeros(width, dtype=bool)
     rows = np.asarray(allowed, dtype=np.int64)
-    mask[rows[(rows >= 0) & (rows < width)]] = True
+    if len(rows) and (rows.min() < 0 or rows.max() >= width):
+        rows = rows[(rows >= 0) & (rows < width)]  # only when needed: a sixth of the cost
+    mask[rows] = True  # of a filter that lists nearly all items (the live ones, per call)
     return mask
 
 

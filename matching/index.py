@@ -131,11 +131,13 @@ class VectorIndex:
         allowed: np.ndarray | None = None,
         excluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top n rows by inner product per query; (-1, -inf) padding when fewer qualify."""
+        """Top n rows by inner product per query; (-1, -inf) padding when fewer qualify.
+        allowed: the rows a result may be, as row numbers or as a bool mask over all rows
+        (a caller holding the mask saves its rebuilding from rows on every query)."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         m, total = len(queries), len(self)
         eligible = self._eligible(allowed, excluded)
-        count = total if eligible is None else int(eligible.sum())
+        count = total if eligible is None else int(np.count_nonzero(eligible))
         if n <= 0 or count == 0:
             return top_n(np.full((m, 0), PAD_SCORE, np.float32), n)
         filtered = eligible is not None and count < total
@@ -230,6 +232,10 @@ class VectorIndex:
         total = len(self)
         if allowed is None:
             mask = np.ones(total, dtype=bool)
+        elif np.asarray(allowed).dtype == np.bool_:
+            if len(allowed) != total:
+                raise ValueError("an allowed mask needs one entry per indexed row")
+            mask = np.array(allowed, dtype=bool)  # a copy: the exclusions go into it
         else:
             mask = np.zeros(total, dtype=bool)
             rows = np.asarray(allowed, dtype=np.int64)

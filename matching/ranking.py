@@ -32,6 +32,7 @@ from matching.config import RankingConfig
 from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
+from matching.sparse_rows import SparseRows, lookup, member, summed_rows
 
 FEATURES = (
     "retrieval",
@@ -140,10 +141,12 @@ class RankingStage:
             activity=float(np.log1p(active).mean()) if len(active) else 0.0,
         )
 
-    def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | sp.csr_matrix:
+    def item_item_scores(self, history: list[np.ndarray]) -> np.ndarray | SparseRows:
         """(m, n_items): per query, the sum of its history items' item-item scores; dense for
-        EASE (a gather of the history's rows, no full product), sparse (only the items some
-        history item reaches) for item-kNN."""
+        EASE (a gather of the history's rows, no full product), sparse rows (only the items
+        some history item reaches) for item-kNN: the product of the 0/1 history matrix with
+        the item-kNN matrix as scipy computed it, entry order included, which item_item_top's
+        tie-breaking sees (summed_rows)."""
         if self.item_item_dense is not None:
             dense = self.item_item_dense
             out = np.zeros((len(history), dense.shape[1]), np.float32)
@@ -153,18 +156,22 @@ class RankingStage:
             return out
         assert self.item_item_sparse is not None
         n_items = self.item_item_sparse.shape[0]
-        return sp.csr_matrix(_as_matrix(history, n_items) @ self.item_item_sparse)
+        return summed_rows(self.item_item_sparse, [_valid_rows(h, n_items) for h in history])
 
     def item_item_top(
         self,
-        scores: np.ndarray | sp.csr_matrix,
+        scores: np.ndarray | SparseRows,
         excluded: list[np.ndarray],
         allowed: np.ndarray | None,
         count: int,
     ) -> np.ndarray:
         """(m, count) rows of the best item-item scores per query, its excluded rows left out
         and only allowed ones (bool mask over items, or None for all); PAD_ID padded."""
-        n_items = scores.shape[1]
+        if isinstance(scores, np.ndarray):
+            n_items = scores.shape[1]
+        else:
+            assert self.item_item_sparse is not None
+            n_items = self.item_item_sparse.shape[1]
         excluded = [_valid_rows(rows, n_items) for rows in excluded]
         if isinstance(scores, np.ndarray):
             masked = scores.copy()
@@ -173,11 +180,10 @@ class RankingStage:
             if allowed is not None:
                 masked[:, ~allowed] = PAD_SCORE
             return top_n(masked, count)[0]
-        out = np.full((scores.shape[0], count), PAD_ID, np.int64)
+        out = np.full((len(scores), count), PAD_ID, np.int64)
         for row, rows in enumerate(excluded):
-            cols = scores.indices[scores.indptr[row] : scores.indptr[row + 1]]
-            vals = scores.data[scores.indptr[row] : scores.indptr[row + 1]]
-            keep = ~np.isin(cols, rows)
+            cols, vals = scores.row(row)
+            keep = ~member(cols, rows)
             if allowed is not None:
                 keep &= allowed[cols]
             reached = cols[keep]
@@ -192,7 +198,7 @@ class RankingStage:
         queries: np.ndarray,
         item_vectors: np.ndarray,
         n_factors: int,
-        item_scores: np.ndarray | sp.csr_matrix,
+        item_scores: np.ndarray | SparseRows,
         history: list[np.ndarray],
         candidates: np.ndarray,
     ) -> np.ndarray:
@@ -205,21 +211,23 @@ class RankingStage:
         if isinstance(item_scores, np.ndarray):
             item_item = np.take_along_axis(item_scores, safe, axis=1)
         else:
-            rows = np.repeat(np.arange(m), width)
-            item_item = np.asarray(item_scores[rows, safe.ravel()]).reshape(m, width)
+            item_item = np.zeros((m, width), item_scores.data.dtype)
+            for row in range(m):
+                item_item[row] = lookup(*item_scores.row(row), safe[row])
         scale = np.abs(np.where(valid, item_item, 0.0)).max(axis=1, keepdims=True)
         popularity = np.asarray(self.popularity)[safe]
         recency = np.asarray(self.recency)[safe]
         history_size = np.log1p(np.array([len(h) for h in history], np.float64)) - self.activity
         # Scores enter standardised within the query and as ranks: the ranker learns on
         # models fitted on less data than the served one, whose scores have other scales.
+        count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
         raw = np.stack(
             [
-                _standardised(joint, valid),
+                _standardised(joint, valid, count),
                 _ranks(joint, valid),
-                _standardised(cf, valid),
-                _standardised(tag, valid),
-                _standardised(item_item, valid),
+                _standardised(cf, valid, count),
+                _standardised(tag, valid, count),
+                _standardised(item_item, valid, count),
                 _ranks(item_item, valid),
                 np.divide(item_item, scale, out=np.zeros((m, width)), where=scale > 0),
                 popularity,
@@ -229,8 +237,9 @@ class RankingStage:
                 np.broadcast_to(history_size[:, None], (m, width)),
             ],
             axis=-1,
-        ).astype(np.float64)
-        return np.where(valid[..., None], raw, 0.0)
+        ).astype(np.float64, copy=False)  # float64 already: joint's parts are
+        raw[~valid] = 0.0
+        return raw
 
     def rank(
         self, features: np.ndarray, candidates: np.ndarray, n: int, ranker: Ranker | None = None
@@ -239,15 +248,13 @@ class RankingStage:
         scored = (ranker or self.ranker).score(features)
         scores = np.where(candidates != PAD_ID, scored, PAD_SCORE).astype(np.float32)
         order, best = top_n(scores, n)
-        rows = np.where(
-            order >= 0, np.take_along_axis(candidates, np.maximum(order, 0), axis=1), PAD_ID
-        )
-        return rows, best
+        picked = candidates[np.arange(len(candidates))[:, None], np.maximum(order, 0)]
+        return np.where(order >= 0, picked, PAD_ID), best
 
 
-def _standardised(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each row's valid scores minus their mean over their standard deviation."""
-    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+def _standardised(scores: np.ndarray, valid: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Each row's valid scores minus their mean over their standard deviation; count: (m, 1)
+    int, each row's valid candidates (at least 1)."""
     mean = np.where(valid, scores, 0.0).sum(axis=1, keepdims=True) / count
     centred = np.where(valid, scores - mean, 0.0)
     std = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
@@ -257,9 +264,9 @@ def _standardised(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def _ranks(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """0 for each row's best valid candidate, 1 for the next, ...; padding ranks last."""
     order = np.argsort(np.where(valid, -scores, np.inf), axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
-    return ranks.astype(np.float64)
+    ranks = np.empty(order.shape, np.float64)
+    ranks[np.arange(len(order))[:, None], order] = np.arange(scores.shape[1])
+    return ranks
 
 
 def split_scores(
@@ -299,7 +306,7 @@ def merge_candidates(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     for row in range(m):
         a = first[row][first[row] != PAD_ID]
         b = second[row][second[row] != PAD_ID]
-        b = b[~np.isin(b, a)]
+        b = b[~member(b, a)]
         out[row, : len(a)] = a
         out[row, len(a) : len(a) + len(b)] = b
     return out
@@ -319,19 +326,6 @@ def row_sets(rows: RowSets) -> list[np.ndarray]:
 def _valid_rows(rows: np.ndarray, n_items: int) -> np.ndarray:
     rows = np.asarray(rows, np.int64)
     return rows[(rows >= 0) & (rows < n_items)]
-
-
-def _as_matrix(rows: list[np.ndarray], n_items: int) -> sp.csr_matrix:
-    """0/1 CSR with one row per query (repeats summed, then clipped)."""
-    indices = np.concatenate([_valid_rows(r, n_items) for r in rows]) if rows else np.zeros(0)
-    indptr = np.concatenate([[0], np.cumsum([len(_valid_rows(r, n_items)) for r in rows])])
-    matrix = sp.csr_matrix(
-        (np.ones(len(indices), np.float32), indices.astype(np.int64), indptr),
-        shape=(len(rows), n_items),
-    )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
 
 
 @dataclass(slots=True)

@@ -70,6 +70,11 @@ def test_filters_return_n_when_possible(hnsw_index, which, n_allowed):
     assert ((ids != PAD_ID).sum(axis=1) == expected).all()
     assert set(ids[ids != PAD_ID].tolist()) <= eligible
     assert np.all(np.diff(np.where(ids == PAD_ID, -3e38, scores), axis=1) <= 0)
+    mask = np.zeros(len(index), bool)
+    mask[allowed] = True  # the same filter as a mask over the rows: the same answer
+    by_mask = index.search(queries[:20], 10, allowed=mask, excluded=excluded)
+    assert np.array_equal(by_mask[0], ids) and np.array_equal(by_mask[1], scores)
+    assert mask.sum() == n_allowed  # the caller's mask is left as it was
 
 
 def test_exclusion_without_allowed_and_padding(hnsw_index):

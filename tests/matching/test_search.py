@@ -286,7 +286,7 @@ def test_sparse_item_item_top_pads_a_history_that_reaches_nothing(engine_planted
     n_items = len(model.items)
     seen = model.interacted_items(model.users.index("u5"))
     scores = stage.item_item_scores([seen, np.zeros(0, np.int64)])
-    reached = np.asarray(scores[0].toarray()).ravel() != 0
+    reached = np.asarray(scores.to_csr(n_items)[0].toarray()).ravel() != 0
     everything = np.arange(n_items)
     top = stage.item_item_top(scores, [everything, everything], None, 4)
     assert (top == PAD_ID).all()
