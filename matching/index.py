@@ -34,7 +34,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from matching.base import PAD_ID, PAD_SCORE, top_n
+from matching.base import PAD_ID, PAD_SCORE, allowed_mask, top_n
 from matching.config import IndexConfig
 
 _EXACT_CHUNK_ROWS = 1 << 18
@@ -237,9 +237,9 @@ class VectorIndex:
                 raise ValueError("an allowed mask needs one entry per indexed row")
             mask = np.array(allowed, dtype=bool)  # a copy: the exclusions go into it
         else:
-            mask = np.zeros(total, dtype=bool)
-            rows = np.asarray(allowed, dtype=np.int64)
-            mask[rows[(rows >= 0) & (rows < total)]] = True
+            from_rows = allowed_mask(allowed, total)  # None only when allowed is None
+            assert from_rows is not None
+            mask = from_rows
         if excluded is not None and len(excluded):
             rows = np.asarray(excluded, dtype=np.int64)
             mask[rows[(rows >= 0) & (rows < total)]] = False
