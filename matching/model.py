@@ -26,7 +26,7 @@ from matching.hybrid import HybridSpace
 from matching.index import VectorIndex
 from matching.ranking import RankingStage, rank_batch
 from matching.reasons import POPULAR_REASON, explain
-from matching.sparse_rows import RowLists, SparseRows
+from matching.sparse_rows import RowLists, SparseRows, unit_row
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
@@ -227,9 +227,7 @@ class TrainedModel:
         if row is not None and exclude:
             excluded = np.concatenate([excluded, self.interacted_items(row)])
         if recent_events is not None and len(recent_events):
-            declared = (
-                None if row is not None else self._declared_row(None, attributes, declared_tags)
-            )
+            declared = None if row is not None else self._given_declared(attributes, declared_tags)
             folded = self.foldin().fold(row, recent_events, declared)
             if folded is not None and len(folded.recent_item_rows):
                 if exclude:
@@ -256,14 +254,15 @@ class TrainedModel:
                 "personal",
                 self._items_for(query, tags, n, allowed_item_rows, excluded, "recommend", history),
             )
-        tags = self._declared_row(row, attributes, declared_tags)
-        if tags.nnz:
-            query = self.space.cold_user(tags)[0]
+        if row is not None and not (attributes or declared_tags):
+            declared = self.declared_row(row)
+        else:
+            declared = SparseRows.of(self._given_declared(attributes, declared_tags))
+        if declared.nnz:
+            query = self.space.cold_user_row(*declared.row(0))
             return Recommendations(
                 "cold_start",
-                self._items_for(
-                    query, SparseRows.of(tags), n, allowed_item_rows, excluded, "recommend"
-                ),
+                self._items_for(query, declared, n, allowed_item_rows, excluded, "recommend"),
             )
         return Recommendations("popular", self.popular(n, allowed_item_rows, excluded))
 
@@ -339,17 +338,38 @@ class TrainedModel:
         ]
 
     # ---- internals -----------------------------------------------------------------------
-    def _declared_row(
-        self,
-        row: int | None,
-        attributes: Mapping[str, object] | None,
-        declared_tags: Mapping[str, float] | None,
+    def _given_declared(
+        self, attributes: Mapping[str, object] | None, declared_tags: Mapping[str, float] | None
     ) -> sp.csr_matrix:
+        """Declared data given with the call (a user the snapshot lacks, or whose data changed
+        since) as a unit tag row; empty without any."""
         if attributes or declared_tags:
             return sp.csr_matrix(self.tagspace.user_tag_vector(attributes or {}, declared_tags))
-        if row is not None:
-            return l2_normalize_rows(self.tagspace.user_declared[row])
         return sp.csr_matrix((1, len(self.tagspace.tags)), dtype=np.float32)
+
+    def declared_tags(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Snapshot users' declared tags as unit rows: what a user without events is matched
+        by (the cold start's query, online and in matching.precomputed)."""
+        return l2_normalize_rows(self.tagspace.user_declared[rows])
+
+    def declared_as_in_snapshot(
+        self,
+        row: int,
+        attributes: Mapping[str, object] | None,
+        declared_tags: Mapping[str, float] | None,
+    ) -> bool:
+        """Whether declared data given with a call for this snapshot user (the live state's,
+        None or empty: none) makes the tag row the snapshot held, entry for entry: then a cold
+        start from it is the very answer from the snapshot's row."""
+        if not (attributes or declared_tags):
+            return True  # recommend() then reads the snapshot's row
+        given, held = self._given_declared(attributes, declared_tags), self.declared_row(row)
+        return np.array_equal(given.indices, held.indices) and np.array_equal(given.data, held.data)
+
+    def declared_row(self, row: int) -> SparseRows:
+        """declared_tags() of one user, to the bit, without sparse matrices (per request)."""
+        columns, values = SparseRows.one(self.tagspace.user_declared, row).row(0)
+        return SparseRows(np.array([0, len(columns)], np.int64), columns, unit_row(values))
 
     def item_query(
         self, item_id: str | None, title: str, text: str, tags: Mapping[str, float] | None

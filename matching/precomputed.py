@@ -3,16 +3,19 @@
 An online recommend runs FAISS retrieval, the ranking stage (item-to-item candidates,
 features, LightGBM) and the reasons: about ten times what the HTTP framework costs per request
 (BENCHMARKS.md, serving). Most calls are for a warm user with no event since the snapshot and
-no filter, and that answer depends on the snapshot only. So the training run computes it once
-per user, through the serving code itself (TrainedModel.ranked_items, queries in batches), and
-the item audiences likewise (the user index, seen users excluded); a call then reads one row
-and drops what the live state rules out now (items no longer available, users erased or
-without consent, exclusions). Gorse serves from a cache filled offline the same way.
+no filter, and that answer depends on the snapshot only; so does a cold start's for a user
+the snapshot knows by declared tags alone, as long as those tags have not changed since. So
+the training run computes it once per user, through the serving code itself
+(TrainedModel.ranked_items, queries in batches), and the item audiences likewise (the user
+index, seen users excluded); a call then reads one row and drops what the live state rules
+out now (items no longer available, users erased or without consent, exclusions). Gorse
+serves from a cache filled offline the same way.
 
 Layout, in the model version (memory-mapped: one copy in the page cache for all workers):
 
-* user_slot (n_users,) int32: the user's row in user_items, -1 for none (a cold user, one
-  beyond ServingConfig.precomputed_max_users, or one erased since);
+* user_slot (n_users,) int32: the user's row in user_items, -1 for none (a user with neither
+  events nor declared tags, one beyond ServingConfig.precomputed_max_users, or one erased
+  since);
 * user_items (slots, K) int32 item rows, best first, -1 padding; user_scores float32;
 * item_users (n_items, K') int32 user rows, best first, -1 padding (and where a purge erased
   a user); item_user_scores float32.
@@ -110,23 +113,35 @@ def recommend(
     *,
     available: np.ndarray | None = None,
     exclude_item_ids: Iterable[str] = (),
+    attributes: Mapping[str, object] | None = None,
+    declared_tags: Mapping[str, float] | None = None,
 ) -> Recommendations | None:
-    """model.recommend(user_id, n, exclude_seen=True) for a warm user with no event since the
-    snapshot and no filter but `available` (bool mask over items: what is live now): the
-    list stored at training, less the items no longer available or excluded. None when there
-    is no usable list (none stored, fewer than n left, or n needs another retrieval width
-    than the list was ranked with): model.recommend() answers then."""
+    """model.recommend(user_id, n, exclude_seen=True) for a user the snapshot knows, with no
+    event since it and no filter but `available` (bool mask over items: what is live now):
+    the list stored at training, less the items no longer available or excluded; a cold
+    start for a user without events. None when there is no usable list (none stored, fewer
+    than n left, n needs another retrieval width than the list was ranked with, or the user
+    has no events and `attributes`/`declared_tags`, their declared data as of now, is not
+    what the snapshot held: that is their query): model.recommend() answers then."""
     stored, row = model.precomputed, model.users.index(user_id)
     if stored is None or row is None:
         return None
-    ranked_from = model.retrieval_width(stored.items_per_user, True)
-    if model.ranking is not None and model.retrieval_width(n, True) != ranked_from:
+    warm = model.is_warm_user(row)
+    if not warm and not model.declared_as_in_snapshot(row, attributes, declared_tags):
         return None
+    ranked_from = model.retrieval_width(stored.items_per_user, True)
+    if warm and model.ranking is not None and model.retrieval_width(n, True) != ranked_from:
+        return None  # a cold start keeps retrieval order: a prefix of it is the shorter answer
     found = stored.items_for(row, n, available, model.item_rows(exclude_item_ids))
     if found is None:
         return None
-    query, tags = np.asarray(model.user_vectors[row]), SparseRows.one(model.user_tag_matrix, row)
-    return Recommendations("personal", model.scored(query, tags, *found, "recommend"))
+    if warm:
+        query = np.asarray(model.user_vectors[row])
+        tags = SparseRows.one(model.user_tag_matrix, row)
+        return Recommendations("personal", model.scored(query, tags, *found, "recommend"))
+    declared = model.declared_row(row)
+    query = model.space.cold_user_row(*declared.row(0))
+    return Recommendations("cold_start", model.scored(query, declared, *found, "recommend"))
 
 
 def audience(
@@ -172,18 +187,24 @@ def _first(
 
 
 def stored_users(model: TrainedModel, most: int) -> np.ndarray:
-    """Rows of the warm users whose answers are stored: the `most` most active (longest
-    snapshot history; ties by row), ascending."""
-    warm = np.flatnonzero(np.diff(model.seen.indptr) > 0)
+    """Rows of the users whose answers are stored, ascending, `most` at most: warm users, the
+    most active first (longest snapshot history; ties by row), then users without events but
+    with declared tags (a cold start; by row)."""
+    trained = np.diff(model.seen.indptr) > 0
+    warm = np.flatnonzero(trained)
     if len(warm) > most:
         lengths = np.diff(np.asarray(model.interactions_by_user.indptr))[warm]
-        warm = np.sort(warm[np.argsort(-lengths, kind="stable")[:most]])
-    return warm.astype(np.int64)
+        warm = warm[np.argsort(-lengths, kind="stable")[:most]]
+    declared = np.diff(model.tagspace.user_declared.indptr) > 0
+    cold = np.flatnonzero(~trained & declared)[: most - len(warm)]
+    return np.sort(np.concatenate([warm, cold])).astype(np.int64)
 
 
 def precompute(model: TrainedModel, config: ServingConfig) -> PrecomputedAnswers | None:
     """Every stored user's recommend answer and every item's audience, seen excluded, no
-    filter: what recommend() and audience() answer for them right after training."""
+    filter: what recommend() and audience() answer for them right after training (a warm
+    user's ranked from their vector, a cold start's in retrieval order from their declared
+    tags)."""
     k_items, k_users = config.precomputed_items, config.precomputed_users
     if k_items == 0 and k_users == 0:
         return None
@@ -192,13 +213,17 @@ def precompute(model: TrainedModel, config: ServingConfig) -> PrecomputedAnswers
     slot[users] = np.arange(len(users), dtype=np.int32)
     user_items = np.full((len(users), k_items), PAD_ID, np.int32)
     user_scores = np.full((len(users), k_items), PAD_SCORE, np.float32)
-    for start in range(0, len(users), BATCH):
-        rows = users[start : start + BATCH]
-        seen = [model.interacted_items(int(r)) for r in rows]
-        queries = np.asarray(model.user_vectors[rows])
-        ids, scores = model.ranked_items(queries, k_items, seen, histories=seen)
-        user_items[start : start + len(rows)] = ids
-        user_scores[start : start + len(rows)] = scores
+    warm = np.diff(model.seen.indptr)[users] > 0
+    for group, trained in ((users[warm], True), (users[~warm], False)):
+        for start in range(0, len(group), BATCH):
+            rows = group[start : start + BATCH]
+            seen = [model.interacted_items(int(r)) for r in rows]
+            if trained:
+                queries, histories = np.asarray(model.user_vectors[rows]), seen
+            else:
+                queries, histories = model.space.cold_user(model.declared_tags(rows)), None
+            ids, scores = model.ranked_items(queries, k_items, seen, histories=histories)
+            user_items[slot[rows]], user_scores[slot[rows]] = ids, scores
     n_items = len(model.items) if k_users else 0
     item_users = np.full((len(model.items), k_users), PAD_ID, np.int32)
     item_scores = np.full((len(model.items), k_users), PAD_SCORE, np.float32)

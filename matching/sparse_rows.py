@@ -135,3 +135,25 @@ def lookup(columns: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.ndar
     ordered = columns[order]
     at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
     return np.where(ordered[at] == keys, values[order[at]], values.dtype.type(0))
+
+
+def unit_row(values: np.ndarray) -> np.ndarray:
+    """One row's weights scaled to unit L2 norm as float32: csr_rows.l2_normalize_rows on a
+    single row, to the bit (float64 squares summed in stored order, the norm cast to float32),
+    without its sparse matrices."""
+    values = np.asarray(values, np.float32)
+    total = 0.0
+    for square in np.square(values.astype(np.float64)).tolist():  # in order, as scipy sums
+        total += square
+    return values / np.float32(max(np.sqrt(total), 1e-12))
+
+
+def row_product(columns: np.ndarray, values: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """One sparse row (columns, values) times a dense matrix, (dense.shape[1],): what scipy's
+    CSR product gives, to the bit (each entry's scaled dense row added in stored order, in the
+    result's dtype), without the tens of microseconds of building a sparse matrix."""
+    values = np.asarray(values)
+    out = np.zeros(dense.shape[1], np.result_type(values.dtype, dense.dtype))
+    for position, column in enumerate(np.asarray(columns).tolist()):
+        out += values[position] * dense[column]
+    return out

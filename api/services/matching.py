@@ -72,10 +72,18 @@ def recommend(
     model, user = serving.model, serving.live.user(user_id)
     recent = user.recent
     if user.row is not None and not recent and exclude_seen and category is None and tag is None:
-        # Nothing since the snapshot changes this user's answer: the one stored at training,
-        # less what is no longer available (matching/precomputed.py), when enough is left.
+        # No event since the snapshot: the answer stored at training, less what is no longer
+        # available (matching/precomputed.py), when enough is left; a user without events is
+        # answered from declared data, so a change to it sends them online.
         mask, rows = serving.live.available_items(now)
-        stored = precomputed.recommend(model, user_id, n, available=None if rows is None else mask)
+        stored = precomputed.recommend(
+            model,
+            user_id,
+            n,
+            available=None if rows is None else mask,
+            attributes=user.attributes,
+            declared_tags=user.tags,
+        )
         if stored is not None:
             return stored
     # The model excludes what its snapshot held; the live state adds what arrived since, and

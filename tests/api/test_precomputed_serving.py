@@ -126,3 +126,35 @@ def test_audience_drops_who_engaged_since_and_who_was_erased(
     answer = audience(served, item, n=30)["users"]
     assert online_calls["audience"] == 0
     assert answer == as_json([s for s in stored if s.id not in (engaged, erased)][:30], "user_id")
+
+
+def test_a_user_known_by_declared_data_alone_reads_their_stored_cold_start_until_it_changes(
+    served: TestClient, world: World, online_calls: dict[str, int]
+) -> None:
+    model = model_of(served)
+    cold = [world.catalogue.users[int(row)].id for row in world.truth.cold_users]
+    assert cold and not any(model.is_warm_user(model.users.index(u) or 0) for u in cold)
+    online = {u: model.recommend(u, 10, exclude_seen=True) for u in cold}
+    online_calls.update(ranked=0)
+    for user in cold:
+        answer = recommend(served, user, n=10)
+        assert answer["strategy"] == online[user].strategy == "cold_start"
+        assert answer["items"] == as_json(online[user].items, "item_id")
+    # read from the stored lists (the live state re-read their records after the snapshot:
+    # the same data, so the same query)
+    assert online_calls["ranked"] == 0
+    # their declared data is their query: once it changes, the answer is ranked from it
+    attributes, tags = {"gender": "f", "age": 29}, {"kw:瑜伽": 1.0}
+    changed = {"id": cold[0], "attributes": attributes, "tags": tags}
+    assert served.put("/v1/users", json={"users": [changed]}).status_code == 200
+    answer = recommend(served, cold[0], n=10)
+    assert online_calls["ranked"] == 1
+    expected = model.recommend(
+        cold[0], 10, attributes=attributes, declared_tags=tags, exclude_seen=True
+    )
+    assert answer["strategy"] == "cold_start"
+    assert (
+        answer["items"]
+        == as_json(expected.items, "item_id")
+        != as_json(online[cold[0]].items, "item_id")
+    )

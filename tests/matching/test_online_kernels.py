@@ -8,8 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.base import top_n
+from matching.csr_rows import l2_normalize_rows
+from matching.hybrid import HybridSpace, RidgeProjection
 from matching.ranking import Ranker, RankingStage, merge_candidates
-from matching.sparse_rows import SparseRows, member
+from matching.sparse_rows import SparseRows, member, row_product, unit_row
 
 
 def _scipy_sums(history: list[np.ndarray], neighbours: sp.csr_matrix) -> sp.csr_matrix:
@@ -98,3 +100,69 @@ def test_member_is_isin():
         values = rng.integers(-2, 40, int(rng.integers(0, 30)))
         rows = rng.integers(-2, 40, int(rng.integers(0, 30))).astype(np.int32)
         assert np.array_equal(member(values, rows), np.isin(values, rows))
+
+
+def _random_rows(rng: np.random.Generator, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """float32 rows of 0-40 entries, columns in any order (as record tags are stored), some
+    rows empty, weights spanning magnitudes: float sums that depend on their order."""
+    rows = []
+    for _ in range(n_rows):
+        k = int(rng.integers(0, min(40, n_cols) + 1))
+        columns = rng.permutation(n_cols)[:k]
+        values = (rng.lognormal(0, 2, k) * rng.choice([-1, 1], k)).astype(np.float32)
+        rows.append((columns, values))
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c, _ in rows])])
+    return sp.csr_matrix(
+        (
+            np.concatenate([v for _, v in rows]).astype(np.float32),
+            np.concatenate([c for c, _ in rows]).astype(np.int32),
+            indptr,
+        ),
+        shape=(n_rows, n_cols),
+    )
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    values = np.ascontiguousarray(values)
+    return values.view(np.uint32 if values.dtype == np.float32 else np.uint64)
+
+
+def test_one_row_unit_weights_and_product_are_scipys_to_the_bit():
+    rng = np.random.default_rng(2)
+    matrix = _random_rows(rng, 300, 90)
+    normalized = l2_normalize_rows(matrix)
+    for dense_type in (np.float32, np.float64):
+        dense = rng.normal(size=(90, 17)).astype(dense_type)
+        product = np.asarray(matrix @ dense)
+        for row in range(matrix.shape[0]):
+            columns, values = SparseRows.one(matrix, row).row(0)
+            assert np.array_equal(_bits(row_product(columns, values, dense)), _bits(product[row]))
+            if dense_type is np.float32:
+                expected = normalized.data[normalized.indptr[row] : normalized.indptr[row + 1]]
+                assert np.array_equal(_bits(unit_row(values)), _bits(expected))
+
+
+def test_a_cold_users_query_from_one_row_is_the_batched_one_to_the_bit():
+    rng = np.random.default_rng(3)
+    n_tags, factors, dim = 120, 12, 6
+    space = HybridSpace(
+        tag_components=rng.normal(size=(n_tags, dim)).astype(np.float32),
+        item_projection=RidgeProjection(
+            np.arange(3), np.zeros((3, factors), np.float32), np.zeros(factors, np.float32)
+        ),
+        # a subset of the columns: tags outside it carry no CF weight
+        user_projection=RidgeProjection(
+            np.sort(rng.choice(n_tags, 70, replace=False)),
+            rng.normal(size=(70, factors)).astype(np.float32),
+            rng.normal(size=factors).astype(np.float32),
+        ),
+        user_cf_scale=1.7,
+        item_cf_scale=1.0,
+        tag_share=0.3,
+        n_factors=factors,
+    )
+    declared = l2_normalize_rows(_random_rows(rng, 400, n_tags))
+    batched = space.cold_user(declared)
+    for row in range(declared.shape[0]):
+        one = space.cold_user_row(*SparseRows.one(declared, row).row(0))
+        assert np.array_equal(_bits(one), _bits(batched[row])), row

@@ -20,6 +20,7 @@ from matching.config import (
     SearchConfig,
     ServingConfig,
 )
+from matching.data import Snapshot
 from matching.model import TrainedModel
 from matching.pipeline import train
 from matching.precomputed import NAMES, PREFIX, file_name, precompute, stored_users
@@ -116,7 +117,7 @@ def test_stored_answers_are_not_used_where_they_cannot_be_the_online_one(precomp
         assert precomputed.recommend(narrow, user, 30) == precomputed.recommend(model, user, 30)
     assert precomputed.recommend(model, "nobody", 5) is None
     cold = model.users.id(int(np.flatnonzero(np.diff(model.seen.indptr) == 0)[0]))
-    assert precomputed.recommend(model, cold, 5) is None
+    assert precomputed.recommend(model, cold, 5) is None  # beyond the cap, as warm ones are
     assert precomputed.audience(model, "i0", 61) is None
     assert precomputed.audience(model, "no-such-item", 5) is None
 
@@ -153,14 +154,74 @@ def test_unavailable_and_excluded_items_are_dropped_from_the_stored_list(precomp
     assert answer == online
 
 
-def test_the_most_active_users_are_stored_first(precomputed_world):
+def test_the_most_active_users_are_stored_first_then_cold_ones(precomputed_world):
     model = train(precomputed_world.snapshot, _config(RANKING["off"]), evaluate=False)
     rows = stored_users(model, 50)
     lengths = np.diff(np.asarray(model.interactions_by_user.indptr))
     warm = np.flatnonzero(np.diff(model.seen.indptr) > 0)
+    cold = np.flatnonzero(np.diff(model.seen.indptr) == 0)
     assert len(rows) == 50 and np.all(np.diff(rows) > 0)
     assert lengths[rows].min() >= np.sort(lengths[warm])[::-1][49]
     assert model.metrics["precompute_seconds"] >= 0
+    # room for every warm user and 4 more: the first 4 cold ones (all have declared tags)
+    rows = stored_users(model, len(warm) + 4)
+    assert np.array_equal(rows, np.union1d(warm, cold[:4]))
+    assert np.array_equal(stored_users(model, 10**6), np.arange(len(model.users)))
+
+
+@pytest.fixture(scope="module")
+def cold_stored(precomputed_world, tmp_path_factory) -> TrainedModel:
+    """Room for every user; one user without events lacks declared data too."""
+    snapshot = precomputed_world.snapshot
+    bare = int(np.setdiff1d(np.arange(len(snapshot.users)), snapshot.events.user)[0])
+    users = list(snapshot.users)
+    users[bare] = replace(users[bare], attributes={}, tags={})
+    serving = ServingConfig(precomputed_items=30, precomputed_users=60, precomputed_max_users=10**6)
+    model = train(
+        Snapshot(users, snapshot.items, snapshot.events, snapshot.now),
+        _config(RANKING["ease"], serving),
+        evaluate=False,
+    )
+    directory = tmp_path_factory.mktemp("cold") / "model"
+    model.save(directory)
+    return TrainedModel.load(directory).warm()
+
+
+def test_users_known_by_declared_tags_alone_get_their_cold_start_stored(
+    cold_stored, precomputed_world
+):
+    model, snapshot_users = cold_stored, precomputed_world.snapshot.users
+    assert model.precomputed is not None
+    slots = np.asarray(model.precomputed.user_slot)
+    cold = np.flatnonzero(np.diff(model.seen.indptr) == 0)
+    assert len(cold) == 9 and (slots >= 0).sum() == len(model.users) - 1
+    compared = 0
+    for row in cold.tolist():
+        user = model.users.id(row)
+        online = model.recommend(user, 10, exclude_seen=True)
+        if slots[row] < 0:  # the one without declared data: nothing to store
+            assert online.strategy == "popular"
+            assert precomputed.recommend(model, user, 10) is None
+            continue
+        for n in (1, 10, 30):
+            online = model.recommend(user, n, exclude_seen=True)
+            assert online.strategy == "cold_start" and len(online.items) == n
+            assert precomputed.recommend(model, user, n) == online  # ids, scores, reasons
+            compared += 1
+        # declared data as the snapshot held it (a live state re-reading the record) keeps the
+        # stored answer; changed since, it is the query, so online
+        record = snapshot_users[row]
+        same = {"attributes": record.attributes, "declared_tags": record.tags}
+        assert precomputed.recommend(model, user, 10, **same) == precomputed.recommend(
+            model, user, 10
+        )
+        changed = {"attributes": {**record.attributes, "occupation": "pilot"}}
+        assert precomputed.recommend(model, user, 10, **changed) is None
+    assert compared == 3 * 8
+    # a warm user's answer does not read declared data: a change leaves the stored one
+    warm = model.users.id(int(np.flatnonzero(np.diff(model.seen.indptr) > 0)[0]))
+    stored = precomputed.recommend(model, warm, 10, attributes={"occupation": "pilot"})
+    assert stored is not None and stored == model.recommend(warm, 10, exclude_seen=True)
 
 
 def test_switched_off_and_older_versions_answer_online(precomputed_world, tmp_path):
