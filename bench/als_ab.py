@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import scipy.sparse as sp
 
+from bench.fresh_process import run_json
 from bench.machine_stats import machine
 from bench.scale_bench import raw_implicit_fit
 from matching.als import confidence_matrix, decay_reference, fit_als
@@ -62,17 +62,6 @@ def one_fit(side: str, path: Path) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu}
 
 
-def in_fresh_process(side: str, path: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--run", side, "--matrix", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,7 +90,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for pair in range(args.pairs):
             for side in SIDES if pair % 2 == 0 else SIDES[::-1]:
-                result = in_fresh_process(side, path)
+                result = run_json(__file__, "--run", side, "--matrix", str(path))
                 runs[side].append(result)
                 print(f"| {pair + 1} | {side} | {result['wall']:.1f} | {result['cpu']:.1f} |")
     print()

@@ -19,9 +19,7 @@ recommendations and audiences, and reports its resident memory split into file-b
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 import matching.pipeline as pipeline
 import matching.recommenders as recommenders
+from bench.fresh_process import run_json
 from bench.machine_stats import machine
 from matching.artifact import save_model
 from matching.config import ModelConfig
@@ -179,16 +178,7 @@ print(json.dumps({
 
 
 def serving_worker(directory: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run(
-        [sys.executable, "-c", SERVING_WORKER, str(directory)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return run_json("-c", SERVING_WORKER, str(directory))
 
 
 def fit_only(snapshot: Any, config: ModelConfig, stages: Stages, warm: bool) -> None:

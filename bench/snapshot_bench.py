@@ -14,10 +14,8 @@ drivers use by default). Each reports wall time and peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fresh_process import run_json
 from serving_data import postgres_schema_url
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -76,16 +75,7 @@ def prepare(admin_url: str, users: int, items: int, events: int, recreate: bool)
 
 
 def read(url: str, mode: str) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run(
-        [sys.executable, "-c", READER, url, mode],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return run_json("-c", READER, url, mode)
 
 
 def main() -> None:
