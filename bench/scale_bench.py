@@ -105,6 +105,7 @@ class Stages:
             with self.stage(name):
                 return original(*args, **kwargs)
 
+        timed.__wrapped__ = original  # type: ignore[attr-defined]
         setattr(module, attribute, timed)
 
 
@@ -181,14 +182,19 @@ def serving_worker(directory: Path) -> dict[str, float]:
     return run_json("-c", SERVING_WORKER, str(directory))
 
 
-def fit_only(snapshot: Any, config: ModelConfig, stages: Stages, warm: bool) -> None:
+def fit_only(
+    snapshot: Any, config: ModelConfig, stages: Stages, warm: bool, pairs: int = 0
+) -> None:
     """The final fit alone, stage by stage, then raw implicit on its matrix (same process).
 
     The record tags (item keywords, declared tags: records only, no events) are built first
     and handed to the fit, as `train` builds them once before its search and fits; that
     build is timed on its own line, outside the final fit. warm: also build the tag space of
     the holdout's training part first (untimed in the ratio), as `train`'s evaluation does
-    before its final fit."""
+    before its final fit. pairs: then fit the ALS step and the raw call again, alternating
+    (raw, ALS step, ALS step, raw, ...), in this same process: whether the one-off ALS step
+    against the one-off raw call is the code or the moment (bench/als_ab.py does it in fresh
+    processes)."""
     with stages.stage("record tags (once per training run, before its fits)"):
         records = pipeline.record_tags(snapshot, config.tags)
     if warm:
@@ -224,7 +230,30 @@ def fit_only(snapshot: Any, config: ModelConfig, stages: Stages, warm: bool) -> 
             f"{rest:.2f}x; with the ALS step counted at 1.00x (the same library call) "
             f"{1 + rest:.2f}x"
         )
+    if pairs:
+        alternate(fitted.confidence, config, pairs)
     print(f"load average at end: {os.getloadavg()}")
+
+
+def alternate(confidence: Any, config: ModelConfig, pairs: int) -> None:
+    """The ALS step (matching.als.fit_als) and the raw call in ABBA order, CPU seconds."""
+    fit_als = recommenders.fit_als.__wrapped__  # the function, not the timed stage wrapper
+    spent: dict[str, list[float]] = {"raw": [], "ALS step": []}
+    for pair in range(pairs):
+        for side in ("raw", "ALS step") if pair % 2 == 0 else ("ALS step", "raw"):
+            if side == "raw":
+                cpu = raw_implicit_fit(confidence, config)[1]
+            else:
+                cpu_started = time.process_time()
+                fit_als(confidence, config.als)
+                cpu = time.process_time() - cpu_started
+            spent[side].append(cpu)
+            print(f"pair {pair + 1}: {side} {cpu:.1f} CPU s", flush=True)
+    ratios = [a / r for a, r in zip(spent["ALS step"], spent["raw"], strict=True)]
+    print(
+        f"same process, alternating: ALS step / raw, per pair {min(ratios):.3f}x to "
+        f"{max(ratios):.3f}x, sums {sum(spent['ALS step']) / sum(spent['raw']):.3f}x"
+    )
 
 
 def gib(n: float) -> str:
@@ -251,6 +280,12 @@ def main() -> None:
         action="store_true",
         help="with --fit-only: build the holdout part's tag space first, as train does",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="with --fit-only: then the ALS step and the raw call again, alternating, N pairs",
+    )
     parser.add_argument("--model-dir", type=Path, default=None, help="keep the artifact here")
     args = parser.parse_args()
     sampler = PeakSampler()
@@ -269,7 +304,7 @@ def main() -> None:
     del catalogue
 
     if args.fit_only:
-        fit_only(snapshot, config, stages, args.warm)
+        fit_only(snapshot, config, stages, args.warm, args.pairs)
         return
     stages.wrap(pipeline, "_evaluate", "evaluation (search, holdout fit, cold-item fit, scoring)")
     stages.wrap(pipeline, "search", "model search (validation fits)")
