@@ -308,8 +308,8 @@ class ServingConfig(_Section):
         description="users, at most, whose recommendations are stored: warm users, the most "
         "active (longest history) first, then users without events but with declared tags "
         "(their cold start); the others are answered online, at several times the CPU of a "
-        "stored answer. Storing costs training about 1 ms of CPU per warm user (a tenth of that "
-        "per cold one) and 400 bytes of artifact per user (at 50 items)",
+        "stored answer. Storing costs training about 1 ms of CPU per warm user (less per cold one: "
+        "retrieval, no ranking stage) and 400 bytes of artifact per user (at 50 items)",
     )
 
 
