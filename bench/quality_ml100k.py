@@ -101,29 +101,33 @@ def run_tagmatch(
 
 
 def latency(model: TrainedModel, repeats: int = 3) -> str:
-    """Per-call cost of TrainedModel.recommend(user, 10) with the ranking stage against
-    retrieval alone (the same model without its stage: FAISS top 10), every warm user,
-    the two interleaved call by call so that load on the machine hits both alike."""
-    plain = dataclasses.replace(model, ranking=None)
+    """Per-call cost of TrainedModel.recommend(user, 10) with the ranking stage, with the stage
+    but no sequence model (its two features then cost nothing), and retrieval alone (the same
+    model without its stage: FAISS top 10), every warm user, the three interleaved call by
+    call so that load on the machine hits all alike."""
+    variants = {"ranked": model, "plain": dataclasses.replace(model, ranking=None)}
+    if model.ranking is not None:
+        no_sequence = dataclasses.replace(model.ranking, sequence=None)
+        variants["no_sequence"] = dataclasses.replace(model, ranking=no_sequence)
     users = [model.users.id(int(r)) for r in np.flatnonzero(np.diff(model.seen.indptr) > 0)]
     for user in users[:50]:  # warm-up: caches built, pages touched
-        model.recommend(user, K)
-        plain.recommend(user, K)
-    ranked_s = plain_s = 0.0
+        for variant in variants.values():
+            variant.recommend(user, K)
+    spent = dict.fromkeys(variants, 0.0)
     for _ in range(repeats):
         for user in users:
-            started = time.perf_counter()
-            model.recommend(user, K)
-            ranked_s += time.perf_counter() - started
-            started = time.perf_counter()
-            plain.recommend(user, K)
-            plain_s += time.perf_counter() - started
-    calls = repeats * len(users)
-    ranked_ms, plain_ms = 1e3 * ranked_s / calls, 1e3 * plain_s / calls
+            for name, variant in variants.items():
+                started = time.perf_counter()
+                variant.recommend(user, K)
+                spent[name] += time.perf_counter() - started
+    ms = {name: 1e3 * total / (repeats * len(users)) for name, total in spent.items()}
+    plain, ranked = ms["plain"], ms["ranked"]
+    without = ms.get("no_sequence", ranked)
     return (
         f"recommend(user, {K}) over {len(users)} users x {repeats}, load {os.getloadavg()[0]:.1f}: "
-        f"retrieval alone {plain_ms:.3f} ms/call, with the ranking stage {ranked_ms:.3f} ms/call "
-        f"(+{ranked_ms - plain_ms:.3f} ms, ratio {ranked_ms / plain_ms:.2f})"
+        f"retrieval alone {plain:.3f} ms/call, with the ranking stage {ranked:.3f} ms/call "
+        f"(+{ranked - plain:.3f} ms, ratio {ranked / plain:.2f}); the stage without its "
+        f"sequence model {without:.3f} ms/call (the sequence scores: +{ranked - without:.3f} ms)"
     )
 
 

@@ -94,6 +94,7 @@ def _ranking_arrays(ranking: RankingStage | None) -> dict[str, np.ndarray]:
         "ranking.model": ranking.ranker.to_bytes(),
         "ranking.item_item_candidates": np.array([ranking.item_item_candidates], np.int64),
         "ranking.activity": np.array([ranking.activity], np.float64),
+        "ranking.sequence_recent": np.array([ranking.sequence_recent], np.int64),
     }
     if ranking.item_item_dense is not None:
         arrays["ranking.item_item_dense"] = ranking.item_item_dense
@@ -101,35 +102,40 @@ def _ranking_arrays(ranking: RankingStage | None) -> dict[str, np.ndarray]:
         arrays["ranking.item_item_data"] = ranking.item_item_sparse.data
         arrays["ranking.item_item_indices"] = ranking.item_item_sparse.indices
         arrays["ranking.item_item_indptr"] = ranking.item_item_sparse.indptr
+    if ranking.sequence is not None:
+        arrays["ranking.sequence_data"] = ranking.sequence.data
+        arrays["ranking.sequence_indices"] = ranking.sequence.indices
+        arrays["ranking.sequence_indptr"] = ranking.sequence.indptr
     return arrays
 
 
 def _ranking_stage(arrays: Mapping[str, np.ndarray], n_items: int) -> RankingStage | None:
-    """The ranking stage from (memory-mapped) arrays; None for a model saved without one, or
-    with an older stage's features (it then serves retrieval order until retrained)."""
+    """The ranking stage from (memory-mapped) arrays; None for a model saved without one. A
+    stage saved before the sequence features has no sequence model: those features are 0,
+    which its ranker never read."""
     if "ranking.model" not in arrays:
         return None
-    sparse = None
-    if "ranking.item_item_indptr" in arrays:
-        sparse = sp.csr_matrix(
-            (
-                arrays["ranking.item_item_data"],
-                arrays["ranking.item_item_indices"],
-                arrays["ranking.item_item_indptr"],
-            ),
-            shape=(n_items, n_items),
-            copy=False,
-        )
+    recent = arrays.get("ranking.sequence_recent")
     return RankingStage(
         item_item_dense=arrays.get("ranking.item_item_dense"),
-        item_item_sparse=sparse,
+        item_item_sparse=_square(arrays, "ranking.item_item", n_items),
+        sequence=_square(arrays, "ranking.sequence", n_items),
         popularity=arrays["ranking.popularity"],
         recency=arrays["ranking.recency"],
         age=arrays["ranking.age"],
         ranker=Ranker.from_arrays(arrays["ranking.weights"], arrays["ranking.model"]),
         item_item_candidates=int(arrays["ranking.item_item_candidates"][0]),
         activity=float(arrays["ranking.activity"][0]),
+        sequence_recent=int(recent[0]) if recent is not None else 0,
     )
+
+
+def _square(arrays: Mapping[str, np.ndarray], name: str, n: int) -> sp.csr_matrix | None:
+    """The (n, n) CSR matrix saved as name_data / _indices / _indptr, mapped, or None."""
+    if f"{name}_indptr" not in arrays:
+        return None
+    parts = (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"])
+    return sp.csr_matrix(parts, shape=(n, n), copy=False)
 
 
 def save_model(model: TrainedModel, directory: Path) -> None:

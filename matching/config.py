@@ -277,10 +277,26 @@ class RankingConfig(_Section):
     )
     ease_lambda: float = Field(500.0, gt=0, description="EASE's L2 penalty (searched)")
     knn_neighbours: int = Field(
-        100, ge=1, le=5000, description="neighbours kept per item by the sparse item-kNN"
+        100,
+        ge=1,
+        le=5000,
+        description="neighbours kept per item by the sparse item-kNN and by the sequence model",
     )
     recent_days: float = Field(
         7.0, gt=0, description="window of the recency feature, back from the newest event"
+    )
+    sequence_window: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="events after (and, at half weight, before) an item whose items are its "
+        "sequence neighbours (matching/sequence.py); 0 = no sequence features",
+    )
+    sequence_recent: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="a user's newest items that the 'doing now' sequence score sums over",
     )
 
 

@@ -26,7 +26,8 @@ from matching.hybrid import HybridSpace
 from matching.index import VectorIndex
 from matching.ranking import RankingStage, rank_batch
 from matching.reasons import POPULAR_REASON, explain
-from matching.sparse_rows import RowLists, SparseRows, unit_row
+from matching.sequence import items_newest_first, newest_first
+from matching.sparse_rows import RowLists, SparseRows, member, unit_row
 from matching.tagspace import TagSpace
 from matching.vocabulary import Vocabulary
 
@@ -125,12 +126,11 @@ class TrainedModel:
 
     @property
     def interactions_by_user(self) -> RowLists:
-        """Per user row, the item rows it had any event with in the snapshot."""
+        """Per user row, the item rows it had any event with in the snapshot, newest first
+        (the order the ranking stage's histories come in)."""
         lists = self._interacted
         if lists is None:
-            lists = self._interacted = RowLists.of(
-                interaction_matrix(self.events, len(self.users), len(self.items))
-            )
+            lists = self._interacted = items_newest_first(self.events, len(self.users))
         return lists
 
     @property
@@ -174,7 +174,7 @@ class TrainedModel:
         return bool(self.seen.indptr[row + 1] > self.seen.indptr[row])
 
     def interacted_items(self, user_row: int) -> np.ndarray:
-        """Item rows this user had any event with in the snapshot."""
+        """Item rows this user had any event with in the snapshot, newest first."""
         return self.interactions_by_user.row(user_row)
 
     def interacted_users(self, item_row: int) -> np.ndarray:
@@ -233,7 +233,8 @@ class TrainedModel:
                 if exclude:
                     excluded = np.concatenate([excluded, folded.recent_item_rows])
                 known = self.interacted_items(row) if row is not None else np.zeros(0, np.int64)
-                history = np.union1d(known, folded.recent_item_rows)  # what the ranker reads
+                recent = newest_first(folded.recent_item_rows)
+                history = np.concatenate([recent, known[~member(known, recent)]])
                 return Recommendations(
                     "personal",
                     self._items_for(

@@ -10,7 +10,9 @@ the gate), for a user with history:
   the item-to-item score — EASE (Steck 2019, a dense item x item matrix) while the catalogue
   has at most RankingConfig.ease_max_items items, sparse top-k cosine item-kNN beyond —,
   both scores' ranks within the query's candidates, item popularity, recent activity, age,
-  and the user's history length;
+  the user's history length, and the sequence-neighbour score (matching/sequence.py) summed
+  over the whole history and over its newest RankingConfig.sequence_recent items (histories
+  come newest first for this);
 * the ranker: a LightGBM lambdarank model learned on the validation split carved from the
   training part (matching/ranking_fit.py), or, where it did not beat a single feature's order
   or the blend of the joint and item-to-item scores on held-out validation users, that order
@@ -32,6 +34,7 @@ from matching.config import RankingConfig
 from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
+from matching.sequence import fit_sequence
 from matching.sparse_rows import SparseRows, lookup, member, summed_rows
 
 FEATURES = (
@@ -47,6 +50,9 @@ FEATURES = (
     "recent_share",
     "age",
     "history",
+    # appended, not inserted: a ranker saved before them reads the leading columns only
+    "sequence",
+    "sequence_recent",
 )
 RETRIEVAL_ONLY = np.eye(len(FEATURES), dtype=np.float32)[FEATURES.index("retrieval")]
 ITEM_ITEM_ONLY = np.eye(len(FEATURES), dtype=np.float32)[FEATURES.index("item_item")]
@@ -67,7 +73,8 @@ class Ranker:
         m, width, _ = features.shape
         if self.model is None:
             return np.asarray(features @ self.weights.astype(np.float64))
-        flat = features.reshape(m * width, features.shape[-1])
+        # a model learned before features were appended knows only the leading ones
+        flat = features[..., : self.model.num_feature()].reshape(m * width, -1)
         # one thread: serving runs many requests at once, and OpenMP start-up costs more
         # than a few hundred rows take
         scores = self.model.predict(flat, num_iteration=self.trees or None, num_threads=1)
@@ -82,7 +89,9 @@ class Ranker:
     def from_arrays(cls, weights: np.ndarray, model: np.ndarray) -> Ranker:
         text = bytes(np.asarray(model, dtype=np.uint8)).decode("utf-8").strip()
         booster = lightgbm.Booster(model_str=text) if text else None
-        return cls(np.asarray(weights, np.float32), booster)
+        padded = np.zeros(len(FEATURES), np.float32)  # saved before features were appended
+        padded[: len(weights)] = weights
+        return cls(padded, booster)
 
 
 @dataclass(slots=True)
@@ -91,12 +100,14 @@ class RankingStage:
 
     item_item_dense: np.ndarray | None  # (n_items, n_items) EASE weights, or None
     item_item_sparse: sp.csr_matrix | None  # (n_items, n_items) item-kNN, or None
+    sequence: sp.csr_matrix | None  # (n_items, n_items) sequence neighbours, or None (off)
     # item features as shares, so that they keep their scale as the data grows:
     popularity: np.ndarray  # (n_items,) float32 log((1 + its users) / (1 + active users))
     recency: np.ndarray  # (n_items,) float32 log((1 + its recent events) / (1 + all recent))
     age: np.ndarray  # (n_items,) float32 log(1 + days from its first event to the newest)
     ranker: Ranker
     item_item_candidates: int = 0  # the second candidate source's width
+    sequence_recent: int = 0  # newest history items of the "doing now" sequence score
     activity: float = 0.0  # mean log(1 + history length) of users with history
 
     @classmethod
@@ -118,6 +129,9 @@ class RankingStage:
                 dense = fit_ease(binary, config.ease_lambda)
             else:
                 sparse = fit_item_knn(binary, config.knn_neighbours)
+        sequence = None
+        if config.sequence_window and len(events):
+            sequence = fit_sequence(events, n_items, config.sequence_window, config.knn_neighbours)
         users_per_item = np.bincount(binary.indices, minlength=n_items)
         recent = np.zeros(n_items, np.float64)
         age = np.zeros(n_items, np.float64)
@@ -133,11 +147,13 @@ class RankingStage:
         return cls(
             item_item_dense=dense,
             item_item_sparse=sparse,
+            sequence=sequence,
             popularity=np.log((1.0 + users_per_item) / (1.0 + len(active))).astype(np.float32),
             recency=np.log((1.0 + recent) / (1.0 + recent.sum())).astype(np.float32),
             age=np.log1p(age).astype(np.float32),
             ranker=ranker or Ranker(RETRIEVAL_ONLY.copy()),
             item_item_candidates=config.item_item_candidates,
+            sequence_recent=config.sequence_recent,
             activity=float(np.log1p(active).mean()) if len(active) else 0.0,
         )
 
@@ -235,11 +251,29 @@ class RankingStage:
                 recency - popularity,
                 np.asarray(self.age)[safe],
                 np.broadcast_to(history_size[:, None], (m, width)),
+                _standardised(self.sequence_scores(history, safe), valid, count),
+                _standardised(
+                    self.sequence_scores([h[: self.sequence_recent] for h in history], safe),
+                    valid,
+                    count,
+                ),
             ],
             axis=-1,
         ).astype(np.float64, copy=False)  # float64 already: joint's parts are
         raw[~valid] = 0.0
         return raw
+
+    def sequence_scores(self, history: list[np.ndarray], candidates: np.ndarray) -> np.ndarray:
+        """(m, C) per query, the sum of its history items' sequence-neighbour weights at each
+        candidate row (zeros without a sequence model)."""
+        out = np.zeros(candidates.shape, np.float64)
+        if self.sequence is None:
+            return out
+        n_items = self.sequence.shape[0]
+        reached = summed_rows(self.sequence, [_valid_rows(h, n_items) for h in history])
+        for row in range(len(history)):
+            out[row] = lookup(*reached.row(row), candidates[row])
+        return out
 
     def rank(
         self, features: np.ndarray, candidates: np.ndarray, n: int, ranker: Ranker | None = None
@@ -347,8 +381,9 @@ def gather(
     allowed: np.ndarray | None = None,
 ) -> Candidates:
     """Candidates (retrieved ones, then the item-item source's) and their features.
-    history / excluded: per query, its history's item rows and the rows the item-item
-    source must leave out (default: the history); as lists of arrays or the rows of a CSR
+    history / excluded: per query, its history's item rows, newest first (the "doing now"
+    sequence score reads the first few), and the rows the item-item source must leave out
+    (default: the history); as lists of arrays or the rows of a CSR
     matrix. allowed: bool mask over items, or None."""
     history = row_sets(history)
     item_scores = stage.item_item_scores(history)

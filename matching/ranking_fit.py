@@ -43,6 +43,7 @@ from matching.ranking import (
 
 CHECK_SHARE = 0.25  # each cross-validation part's share of the validation users
 BLEND_WEIGHTS = (0.25, 0.5, 1.0, 2.0)  # the item-to-item score's weight beside the joint score's
+SEQUENCE_WEIGHTS = (0.5, 1.0, 2.0, 4.0)  # a sequence score's weight in a blend
 
 
 @dataclass(slots=True)
@@ -141,7 +142,7 @@ def learn_ranker(
     orders = {
         "retrieval": Ranker(RETRIEVAL_ONLY.copy()),
         "item_item": Ranker(ITEM_ITEM_ONLY.copy()),
-        **{f"blend {weight:g}": _blend(weight) for weight in BLEND_WEIGHTS},
+        **_blends(stage.sequence is not None),
     }
     first = folds[0]
     m = len(first.users)
@@ -172,14 +173,14 @@ def learn_ranker(
             ranker = Ranker(RETRIEVAL_ONLY, model, trees)
             tree_totals[trees] += rows * ndcg_of(stage, held, truth, k, ranker)
     scores = {name: total / count for name, total in totals.items()}
-    blend = max(BLEND_WEIGHTS, key=lambda weight: scores[f"blend {weight:g}"])
+    blend = max((name for name in orders if name.startswith("blend")), key=scores.__getitem__)
     check = {
         "retrieval": scores["retrieval"],
         "item_item": scores["item_item"],
-        "blend": scores[f"blend {blend:g}"],
+        "blend": scores[blend],
     }
     chosen = {"retrieval": orders["retrieval"], "item_item": orders["item_item"]}
-    chosen["blend"] = orders[f"blend {blend:g}"]
+    chosen["blend"] = orders[blend]
     best_trees = max(tree_totals, key=lambda trees: (tree_totals[trees], -trees))
     if learned_everywhere:
         check["lambdarank"] = tree_totals[best_trees] / count
@@ -201,9 +202,21 @@ def _pooled(folds: list[tuple[Fold, np.ndarray]]) -> tuple[Candidates, sp.csr_ma
     return found, sp.vstack([f.truth[r] for f, r in folds]).tocsr()
 
 
-def _blend(item_item_weight: float) -> Ranker:
-    """The joint score plus item_item_weight x the item-to-item score (both standardised)."""
-    return Ranker(RETRIEVAL_ONLY + np.float32(item_item_weight) * ITEM_ITEM_ONLY)
+def _blends(sequence: bool) -> dict[str, Ranker]:
+    """Linear orders: the joint score plus w x the item-to-item score, w in BLEND_WEIGHTS;
+    with a sequence model also plus v x one sequence score (whole history or newest items),
+    v in SEQUENCE_WEIGHTS, w in 0 and BLEND_WEIGHTS. Every score enters standardised."""
+    unit = np.eye(len(FEATURES), dtype=np.float32)
+    blends = {
+        f"blend {w:g}": RETRIEVAL_ONLY + np.float32(w) * ITEM_ITEM_ONLY for w in BLEND_WEIGHTS
+    }
+    if sequence:
+        for name in ("sequence", "sequence_recent"):
+            for w in (0.0, *BLEND_WEIGHTS):
+                for v in SEQUENCE_WEIGHTS:
+                    weights = RETRIEVAL_ONLY + np.float32(w) * ITEM_ITEM_ONLY
+                    blends[f"blend {w:g} {name} {v:g}"] = weights + v * unit[FEATURES.index(name)]
+    return {name: Ranker(weights.astype(np.float32)) for name, weights in blends.items()}
 
 
 def _checkpoints(most: int) -> list[int]:

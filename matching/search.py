@@ -56,6 +56,7 @@ from matching.ranking import (
 )
 from matching.ranking_fit import Fold, LearnedRanker, learn_ranker
 from matching.recommenders import Hybrid
+from matching.sequence import items_newest_first
 from matching.tagspace import RecordTags, TagSpace, build_tagspace
 from matching.vocabulary import Vocabulary
 
@@ -190,8 +191,16 @@ def _fold(validation: Validation, config: ModelConfig) -> tuple[RankingStage, Fo
     stage = RankingStage.fit(
         interaction_matrix(fit.events, fit.n_users, fit.n_items), fit.events, config.ranking
     )
+    newest = items_newest_first(fit.events, fit.n_users)
+    history = [newest.row(int(user)) for user in validation.users]
     found = gather(
-        stage, queries, model.item_vectors, model.space.n_factors, validation.seen, retrieved
+        stage,
+        queries,
+        model.item_vectors,
+        model.space.n_factors,
+        history,
+        retrieved,
+        excluded=validation.seen,
     )
     return stage, Fold(validation.users, found, validation.truth)
 

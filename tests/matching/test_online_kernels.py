@@ -29,7 +29,9 @@ def _scipy_sums(history: list[np.ndarray], neighbours: sp.csr_matrix) -> sp.csr_
 
 def _stage(neighbours: sp.csr_matrix) -> RankingStage:
     zeros = np.zeros(neighbours.shape[0], np.float32)
-    return RankingStage(None, neighbours, zeros, zeros, zeros, Ranker(np.zeros(12, np.float32)))
+    return RankingStage(
+        None, neighbours, None, zeros, zeros, zeros, Ranker(np.zeros(12, np.float32))
+    )
 
 
 def test_item_knn_sums_are_scipys_product_to_the_bit_and_in_its_order():

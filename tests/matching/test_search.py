@@ -225,7 +225,9 @@ def _fold_where_a_feature_pair_decides(seed: int, users: int = 300, width: int =
 
 
 def test_the_learned_ranker_is_kept_only_where_it_beats_single_orders():
-    stage = RankingStage(None, None, np.zeros(1), np.zeros(1), np.zeros(1), Ranker(RETRIEVAL_ONLY))
+    stage = RankingStage(
+        None, None, None, np.zeros(1), np.zeros(1), np.zeros(1), Ranker(RETRIEVAL_ONLY)
+    )
     config = RankingConfig(ranker_trees=50)
     learned = learn_ranker(stage, [_fold_where_a_feature_pair_decides(1)], config, 10)
     assert learned.chosen == "lambdarank" and learned.ranker.model is not None
@@ -257,7 +259,9 @@ def _truth_of_top(fold: Fold, scores: np.ndarray, count: int = 3) -> sp.csr_matr
 def test_the_blend_of_joint_and_item_item_scores_is_kept_where_it_is_the_best_order():
     """Truth that is the top of joint + item-item scores: neither single order finds it, the
     blend with weight 1 does exactly, and a learned model cannot beat exact."""
-    stage = RankingStage(None, None, np.zeros(1), np.zeros(1), np.zeros(1), Ranker(RETRIEVAL_ONLY))
+    stage = RankingStage(
+        None, None, None, np.zeros(1), np.zeros(1), np.zeros(1), Ranker(RETRIEVAL_ONLY)
+    )
     fold = _fold_where_a_feature_pair_decides(3)
     features = fold.found.features
     both = features[..., FEATURES.index("retrieval")] + features[..., FEATURES.index("item_item")]

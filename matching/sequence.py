@@ -1,0 +1,118 @@
+"""Sequence neighbours: items a user consumed right after (or before) other items.
+
+An item-to-item score from the order of each user's events, for the ranking stage: item j is a
+neighbour of item i when users had an event on j within `window` events after one on i,
+weighted 1/distance, and at half weight when j came before i (what follows an item says more
+about what a user does next than what precedes it). The counts are divided by
+sqrt(events of i × events of j), so that popular items do not neighbour everything, and each
+item keeps its `neighbours` best. A user's score for a candidate is the sum of the candidate's
+weights over items of their history: over the whole history, and over the newest few items
+only (what they are doing now).
+
+Why: on data collected in sessions a user's items come in runs, and items consumed next to
+each other are related in a way co-occurrence over whole histories (EASE, item-kNN, ALS)
+blurs. On ml-100k's per-user temporal split the score over a user's 10 newest items alone
+ranks validation items better than the joint and EASE scores together (BENCHMARKS.md).
+
+The build never holds all pairs at once: pairs are gathered for one block of source items at a
+time, summed, and cut to the best neighbours before the next block, so memory stays bounded by
+a block's pairs however many events there are.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import scipy.sparse as sp
+
+from matching.data import EventLog
+from matching.sparse_rows import RowLists
+
+BACKWARD_WEIGHT = 0.5  # an item before another counts half as much as one after it
+_BLOCK_PAIRS = 1 << 24  # pairs gathered at once (about 200 MB with their weights)
+
+
+def items_newest_first(events: EventLog, n_users: int) -> RowLists:
+    """Per user row, the distinct item rows of their events ordered by each item's newest
+    event, newest first (ties: lower item row first)."""
+    order = np.lexsort((events.item, -events.ts, events.user))
+    users = events.user[order].astype(np.int64)
+    items = events.item[order].astype(np.int64)
+    n_items = int(items.max()) + 1 if len(items) else 1
+    _, first = np.unique(users * n_items + items, return_index=True)
+    keep = np.sort(first)  # each pair's newest event, in (user, newest first) order
+    counts = np.bincount(users[keep], minlength=n_users)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return RowLists(indptr, items[keep].astype(np.int32))
+
+
+def newest_first(rows_oldest_first: np.ndarray) -> np.ndarray:
+    """Distinct rows of a sequence given oldest first, newest first."""
+    reversed_rows = np.asarray(rows_oldest_first, np.int64)[::-1]
+    _, first = np.unique(reversed_rows, return_index=True)
+    return reversed_rows[np.sort(first)]
+
+
+def fit_sequence(events: EventLog, n_items: int, window: int, neighbours: int) -> sp.csr_matrix:
+    """(n_items, n_items) float32 sequence-neighbour weights (module docstring); no diagonal."""
+    order = np.lexsort((events.ts, events.user))
+    users, items = events.user[order], events.item[order].astype(np.int64)
+    events_per_item = np.bincount(items, minlength=n_items).astype(np.float64)
+    scale = 1.0 / np.sqrt(events_per_item + 1.0)
+    # distances d with a same-user pair at positions (p, p + d); each direction's pairs
+    # (recomputed per block rather than kept: W arrays of positions would be W x the events)
+    steps = [d for d in range(1, window + 1) if d < len(items)]
+    total = 2 * sum(int(np.count_nonzero(users[d:] == users[:-d])) for d in steps)
+    parts = []
+    for low, high in _item_blocks(events_per_item, total):
+        rows, cols, weights = [], [], []
+        for d in steps:
+            at = np.flatnonzero(users[d:] == users[:-d])
+            first, second = items[at], items[at + d]
+            for source, target, weight in (
+                (first, second, 1.0 / d),
+                (second, first, BACKWARD_WEIGHT / d),
+            ):
+                keep = (source >= low) & (source < high) & (source != target)
+                rows.append(source[keep] - low)
+                cols.append(target[keep])
+                weights.append(np.full(int(keep.sum()), weight))
+        block = sp.csr_matrix(
+            (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(high - low, n_items),
+        )  # sums repeated pairs
+        block = sp.csr_matrix(sp.diags(scale[low:high]) @ block @ sp.diags(scale))
+        parts.append(_best_per_row(block, neighbours))
+    if not parts:
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    matrix = sp.csr_matrix(sp.vstack(parts), dtype=np.float32)
+    matrix.sort_indices()
+    return matrix
+
+
+def _item_blocks(events_per_item: np.ndarray, total_pairs: int) -> list[tuple[int, int]]:
+    """Consecutive item row ranges, each the source of about _BLOCK_PAIRS pairs at most
+    (an item's pairs grow with its events)."""
+    n_items = len(events_per_item)
+    if n_items == 0:
+        return []
+    count = max(1, int(np.ceil(total_pairs / _BLOCK_PAIRS)))
+    if count == 1:
+        return [(0, n_items)]
+    share = np.cumsum(events_per_item) / max(events_per_item.sum(), 1.0)
+    cuts = np.searchsorted(share, np.arange(1, count) / count, side="right")
+    edges = np.unique(np.concatenate([[0], cuts, [n_items]]))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+
+def _best_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Each row's `keep` largest entries (ties: lower column first)."""
+    coo = matrix.tocoo()
+    order = np.lexsort((coo.col, -coo.data, coo.row))
+    rows = coo.row[order]
+    starts = np.searchsorted(rows, np.arange(matrix.shape[0]))
+    kept = (np.arange(len(rows)) - starts[rows]) < keep
+    return sp.csr_matrix(
+        (coo.data[order][kept], (rows[kept], coo.col[order][kept])), shape=matrix.shape
+    )
