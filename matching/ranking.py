@@ -265,14 +265,23 @@ class RankingStage:
 
     def sequence_scores(self, history: list[np.ndarray], candidates: np.ndarray) -> np.ndarray:
         """(m, C) per query, the sum of its history items' sequence-neighbour weights at each
-        candidate row (zeros without a sequence model)."""
+        candidate row (zeros without a sequence model). Only the candidates' sums are formed:
+        the history's rows are gathered and each entry that hits a candidate is binned (a few
+        thousand entries per query, against a full row sum's unique-and-add)."""
         out = np.zeros(candidates.shape, np.float64)
         if self.sequence is None:
             return out
         n_items = self.sequence.shape[0]
-        reached = summed_rows(self.sequence, [_valid_rows(h, n_items) for h in history])
-        for row in range(len(history)):
-            out[row] = lookup(*reached.row(row), candidates[row])
+        for row, seen in enumerate(history):
+            reach = SparseRows.take(self.sequence, np.unique(_valid_rows(seen, n_items)))
+            if len(reach.indices) == 0:
+                continue
+            order = np.argsort(candidates[row], kind="stable")
+            ranked = candidates[row][order]
+            at = np.minimum(np.searchsorted(ranked, reach.indices), len(ranked) - 1)
+            hit = ranked[at] == reach.indices
+            sums = np.bincount(at[hit], weights=reach.data[hit], minlength=len(ranked))
+            out[row, order] = sums
         return out
 
     def rank(

@@ -48,7 +48,13 @@ def test_budget_zero_uses_the_config_as_given_and_still_learns_the_ranker(engine
     outcome = search(engine_planted.snapshot, given)
     assert outcome.config == given and outcome.trials == []
     assert outcome.validation_ndcg is not None
-    assert outcome.ranking["ranker"] in {"lambdarank", "retrieval", "item_item", "blend"}
+    assert outcome.ranking["ranker"] in {
+        "lambdarank",
+        "retrieval",
+        "item_item",
+        "blend",
+        "sequence blend",
+    }
     assert set(outcome.ranking["check_ndcg"]) >= {"retrieval", "item_item"}
     assert outcome.ranker.weights.shape == (len(FEATURES),)
 
@@ -298,3 +304,16 @@ def test_sparse_item_item_top_pads_a_history_that_reaches_nothing(engine_planted
     assert (nothing_allowed == PAD_ID).all()
     some = stage.item_item_top(scores, [seen, seen], None, 4)
     assert reached.any() and (some[0] != PAD_ID).any() and (some[1] == PAD_ID).all()
+
+
+def test_a_family_is_scored_by_members_chosen_without_the_part_they_are_scored_on():
+    from matching.ranking_fit import _nested
+
+    # "steady" is best on every part but the first; "lucky" wins the first part only
+    members = {"steady": np.array([1.0, 2.0, 2.0, 2.0]), "lucky": np.array([5.0, 0.0, 0.0, 0.0])}
+    assert _nested(members) == 1.0 + 2.0 + 2.0 + 2.0  # part 0 gets steady (best elsewhere)
+    # forty members of pure noise: the best one's own total is a maximum over luck, the
+    # nested score is not
+    rng = np.random.default_rng(0)
+    noise = {str(i): rng.normal(size=4) for i in range(40)}
+    assert max(v.sum() for v in noise.values()) > 3.0 > _nested(noise)
