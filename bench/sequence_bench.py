@@ -1,7 +1,8 @@
 """What the ranking stage's sequence model (matching/sequence.py) costs to build at scale, beside
-the item-kNN model the stage builds at the same scale (a catalogue above ranking.ease_max_items),
-on the same events, each in a fresh process: wall and CPU seconds, and the peak resident memory
-the build added to the process.
+two things the same training run builds from the same events: the item-kNN model of the ranking
+stage (a catalogue above ranking.ease_max_items) and one ALS fit (implicit, the default
+ALSConfig's factors, regularisation and iterations, on the 0/1 matrix). Each in a fresh
+process: wall and CPU seconds, and the peak resident memory the build added to the process.
 
     .venv/bin/python bench/sequence_bench.py --users 1000000 --items 100000 --events 5000000
 
@@ -24,10 +25,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+from implicit.cpu.als import AlternatingLeastSquares
 
 from bench.fresh_process import run_json
 from bench.machine_stats import machine
 from matching.als import interaction_matrix
+from matching.config import ALSConfig
 from matching.data import EventLog
 from matching.item_item import fit_item_knn
 from matching.sequence import fit_sequence
@@ -45,21 +48,27 @@ def events(users: int, items: int, count: int, seed: int) -> EventLog:
 def measure(kind: str, users: int, items: int, count: int, window: int, neighbours: int) -> None:
     """In this (fresh) process: build one model, print its cost as JSON."""
     log = events(users, items, count, seed=0)
-    binary = interaction_matrix(log, users, items) if kind == "item_knn" else None
+    binary = interaction_matrix(log, users, items) if kind != "sequence" else None
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started, cpu = time.perf_counter(), time.process_time()
-    if kind == "item_knn":
+    nnz = 0
+    if kind == "als":
+        config = ALSConfig()
+        als = AlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            iterations=config.iterations,
+            random_state=0,
+        )
+        als.fit(binary, show_progress=False)
+    elif kind == "item_knn":
         assert binary is not None
-        model = fit_item_knn(binary, neighbours)
+        nnz = fit_item_knn(binary, neighbours).nnz
     else:
-        model = fit_sequence(log, items, window, neighbours)
+        nnz = fit_sequence(log, items, window, neighbours).nnz
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {"wall": wall, "cpu": cpu, "added_gib": (peak - before) / 2**20, "nnz": model.nnz}
-        )
-    )
+    print(json.dumps({"wall": wall, "cpu": cpu, "added_gib": (peak - before) / 2**20, "nnz": nnz}))
 
 
 def main() -> None:
@@ -69,23 +78,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--neighbours", type=int, default=100)
-    parser.add_argument("--measure", choices=["item_knn", "sequence"], help=argparse.SUPPRESS)
+    kinds = ["als", "item_knn", "sequence"]
+    parser.add_argument("--measure", choices=kinds, help=argparse.SUPPRESS)
     args = parser.parse_args()
     shape = (args.users, args.items, args.events, args.window, args.neighbours)
     if args.measure:
         measure(args.measure, *shape)
         return
     print(f"{machine()}\n{args.users} users x {args.items} items x {args.events} events\n")
-    print("| model | wall s | CPU s | CPU / item-kNN | peak memory added | entries |")
+    print("| model | wall s | CPU s | sequence CPU / this CPU | peak memory added | entries |")
     print("|---|---|---|---|---|---|")
     flags = [f"--{k}={v}" for k, v in vars(args).items() if k != "measure"]
     results = {}
-    for kind in ("item_knn", "sequence"):
+    for kind in ("als", "item_knn", "sequence"):
         results[kind] = run_json(__file__, *flags, f"--measure={kind}")
     for kind, found in results.items():
-        ratio = found["cpu"] / results["item_knn"]["cpu"]
+        ratio = results["sequence"]["cpu"] / found["cpu"]
         print(
-            f"| {kind} | {found['wall']:.1f} | {found['cpu']:.1f} | {ratio:.2f}x | "
+            f"| {kind} | {found['wall']:.1f} | {found['cpu']:.1f} | {ratio:.3f} | "
             f"{found['added_gib']:.2f} GiB | {int(found['nnz'])} |"
         )
 

@@ -40,7 +40,7 @@ from matching.vocabulary import Vocabulary
 
 @dataclass(frozen=True, slots=True)
 class RecentEvents:
-    """One user's events that the model's snapshot did not hold (oldest first)."""
+    """One user's events that the model's snapshot did not hold, in any order (ts orders them)."""
 
     item_ids: Sequence[str]  # external ids; ids unknown to the model are ignored
     types: Sequence[str]  # event type names (weights from the model's config.events)
@@ -63,7 +63,7 @@ class FoldedUser:
     query: np.ndarray  # (dim,) joint vector, built like training's user vectors
     tags: sp.csr_matrix  # (1, n_tags) matching tag row (TagSpace.user_matrix's shape)
     cf: np.ndarray  # (factors,) ALS user factors before the joint scaling
-    recent_item_rows: np.ndarray  # model rows of the recent events' known items
+    recent_item_rows: np.ndarray  # model rows of the recent events' known items, oldest first
 
 
 class FoldIn:
@@ -164,7 +164,10 @@ class FoldIn:
         behaviour = event_weights(log, self._behaviour_events, self.snapshot_time)
         tags = self._tag_row(user_row, unique, np.bincount(inverse, behaviour), declared)
         query = self._space.joint(cf[None, :], tags, "user")[0]
-        return FoldedUser(query, tags, cf, recent_rows)
+        # by event time: the API hands events over in arrival order, and a client may send
+        # older events late
+        by_time = np.argsort(np.asarray(recent.ts, np.float64)[known], kind="stable")
+        return FoldedUser(query, tags, cf, recent_rows[by_time])
 
     def solve(self, item_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """ALS user factors for summed event weights on item rows (zero weights dropped, as

@@ -155,3 +155,19 @@ def test_sequence_scores_are_the_sum_of_the_history_rows():
     for row in range(3):
         expected = dense[history[row]].sum(axis=0)[candidates[row]]
         np.testing.assert_allclose(got[row], expected, rtol=1e-6)
+
+
+def test_fresh_events_count_by_their_time_not_their_arrival(chain_model):
+    model, chain, start = chain_model
+    user = 20
+    late, early = (start[user] + 20) % CHAIN, (start[user] + 30) % CHAIN
+    now = model.snapshot_time
+    # the newer event arrives first: the item watched last still decides
+    recent = RecentEvents(
+        [f"i{chain[late]}", f"i{chain[early]}"],
+        ["view", "view"],
+        [None, None],
+        [now + 120, now + 60],
+    )
+    top = model.recommend(f"u{user}", 1, recent_events=recent).items[0].id
+    assert top == f"i{chain[(late + 1) % CHAIN]}"
