@@ -15,8 +15,9 @@ blurs. On ml-100k's per-user temporal split the score over a user's 10 newest it
 ranks validation items better than the joint and EASE scores together (BENCHMARKS.md).
 
 The build never holds all pairs at once: pairs are gathered for one block of source items at a
-time, summed, and cut to the best neighbours before the next block, so memory stays bounded by
-a block's pairs however many events there are.
+time (from the positions of that block's items only), summed, and cut to the best neighbours
+before the next block, so memory stays bounded by a block's pairs however many events there
+are, and the work is the pairs plus one pass over the events per block.
 """
 
 from __future__ import annotations
@@ -58,23 +59,23 @@ def fit_sequence(events: EventLog, n_items: int, window: int, neighbours: int) -
     """(n_items, n_items) float32 sequence-neighbour weights (module docstring); no diagonal."""
     order = np.lexsort((events.ts, events.user))
     users, items = events.user[order], events.item[order].astype(np.int64)
+    n = len(items)
     events_per_item = np.bincount(items, minlength=n_items).astype(np.float64)
     scale = 1.0 / np.sqrt(events_per_item + 1.0)
-    # distances d with a same-user pair at positions (p, p + d); each direction's pairs
-    # (recomputed per block rather than kept: W arrays of positions would be W x the events)
-    steps = [d for d in range(1, window + 1) if d < len(items)]
+    steps = [d for d in range(1, window + 1) if d < n]
     total = 2 * sum(int(np.count_nonzero(users[d:] == users[:-d])) for d in steps)
     parts = []
     for low, high in _item_blocks(events_per_item, total):
+        # the positions whose item is a source in this block, and their partners d away
+        # (after: weight 1/d; before: BACKWARD_WEIGHT/d) within the same user's events
+        sources = np.flatnonzero((items >= low) & (items < high))
         rows, cols, weights = [], [], []
         for d in steps:
-            at = np.flatnonzero(users[d:] == users[:-d])
-            first, second = items[at], items[at + d]
-            for source, target, weight in (
-                (first, second, 1.0 / d),
-                (second, first, BACKWARD_WEIGHT / d),
-            ):
-                keep = (source >= low) & (source < high) & (source != target)
+            for shift, weight in ((d, 1.0 / d), (-d, BACKWARD_WEIGHT / d)):
+                at = sources[(sources + shift >= 0) & (sources + shift < n)]
+                at = at[users[at + shift] == users[at]]
+                source, target = items[at], items[at + shift]
+                keep = source != target
                 rows.append(source[keep] - low)
                 cols.append(target[keep])
                 weights.append(np.full(int(keep.sum()), weight))
@@ -108,8 +109,9 @@ def _item_blocks(events_per_item: np.ndarray, total_pairs: int) -> list[tuple[in
 
 def _best_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     """Each row's `keep` largest entries (ties: lower column first)."""
-    coo = matrix.tocoo()
-    order = np.lexsort((coo.col, -coo.data, coo.row))
+    matrix.sort_indices()
+    coo = matrix.tocoo()  # row by row, columns ascending: the stable sort keeps that on ties
+    order = np.lexsort((-coo.data, coo.row))
     rows = coo.row[order]
     starts = np.searchsorted(rows, np.arange(matrix.shape[0]))
     kept = (np.arange(len(rows)) - starts[rows]) < keep
