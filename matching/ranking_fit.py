@@ -185,7 +185,7 @@ def learn_ranker(
             scored[part] = rows[part] * ndcg_of(stage, held, truth, k, ranker)
     if not learned_everywhere:
         del sums["lambdarank"]
-    check = {name: _nested(members) / rows.sum() for name, members in sums.items()}
+    check = {name: float(_nested(members) / rows.sum()) for name, members in sums.items()}
     # ties go to the simpler family (dict order), and a learned model must beat the rest
     best = max(check, key=lambda name: (check[name], name != "lambdarank"))
     # the member that serves: the best over every held-out user; a tie goes to the one
