@@ -41,11 +41,12 @@ import matching.pipeline as pipeline
 import matching.recommenders as recommenders
 from bench.fresh_process import run_json
 from bench.machine_stats import machine
+from matching import ranking
 from matching.artifact import save_model
 from matching.config import ModelConfig
 from matching.evaluate import time_holdout
 from matching.index import VectorIndex
-from matching.search import restrict
+from matching.search import apply, restrict
 from matching.synthetic import generate_catalogue
 
 NIGHTLY_WINDOW_S = 2 * 3600
@@ -287,10 +288,19 @@ def main() -> None:
         help="with --fit-only: then the ALS step and the raw call again, alternating, N pairs",
     )
     parser.add_argument("--model-dir", type=Path, default=None, help="keep the artifact here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="change one setting of the defaults (repeatable), e.g. ranking.sequence_window=0",
+    )
     args = parser.parse_args()
     sampler = PeakSampler()
     stages = Stages(sampler)
-    config = ModelConfig()
+    config = apply(ModelConfig(), dict(item.split("=", 1) for item in args.set))
+    if args.set:
+        print(f"settings changed: {', '.join(args.set)}")
     print(f"# scale bench: {args.users} users x {args.items} items x {args.events} events\n")
     print(f"machine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"load average at start: {os.getloadavg()}\n")
@@ -317,6 +327,8 @@ def main() -> None:
     stages.wrap(recommenders, "fit_als", "ALS (implicit)")
     stages.wrap(recommenders, "build_hybrid", "hybrid vectors + cold-start maps")
     stages.wrap(pipeline.VectorIndex, "build", "index build")
+    stages.wrap(ranking, "fit_sequence", "sequence model (ranking stage)")
+    stages.wrap(pipeline, "precompute", "stored answers (precompute)")
     train_started = time.perf_counter()
     with stages.stage("train (tagmatch train's pipeline.train)"):
         model = pipeline.train(snapshot, config, version="scale", evaluate=not args.no_evaluate)
