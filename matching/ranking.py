@@ -34,7 +34,7 @@ from matching.config import RankingConfig
 from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
-from matching.sequence import fit_sequence
+from matching.sequence import fit_sequence, sums_at
 from matching.sparse_rows import SparseRows, lookup, member, summed_rows
 
 FEATURES = (
@@ -265,24 +265,10 @@ class RankingStage:
 
     def sequence_scores(self, history: list[np.ndarray], candidates: np.ndarray) -> np.ndarray:
         """(m, C) per query, the sum of its history items' sequence-neighbour weights at each
-        candidate row (zeros without a sequence model). Only the candidates' sums are formed:
-        the history's rows are gathered and each entry that hits a candidate is binned (a few
-        thousand entries per query, against a full row sum's unique-and-add)."""
-        out = np.zeros(candidates.shape, np.float64)
+        candidate row (zeros without a sequence model)."""
         if self.sequence is None:
-            return out
-        n_items = self.sequence.shape[0]
-        for row, seen in enumerate(history):
-            reach = SparseRows.take(self.sequence, np.unique(_valid_rows(seen, n_items)))
-            if len(reach.indices) == 0:
-                continue
-            order = np.argsort(candidates[row], kind="stable")
-            ranked = candidates[row][order]
-            at = np.minimum(np.searchsorted(ranked, reach.indices), len(ranked) - 1)
-            hit = ranked[at] == reach.indices
-            sums = np.bincount(at[hit], weights=reach.data[hit], minlength=len(ranked))
-            out[row, order] = sums
-        return out
+            return np.zeros(candidates.shape, np.float64)
+        return sums_at(self.sequence, history, candidates)
 
     def rank(
         self, features: np.ndarray, candidates: np.ndarray, n: int, ranker: Ranker | None = None

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.data import EventLog
-from matching.sparse_rows import RowLists
+from matching.sparse_rows import RowLists, SparseRows
 
 BACKWARD_WEIGHT = 0.5  # an item before another counts half as much as one after it
 _BLOCK_PAIRS = 1 << 24  # pairs gathered at once (about 200 MB with their weights)
@@ -90,6 +90,26 @@ def fit_sequence(events: EventLog, n_items: int, window: int, neighbours: int) -
     matrix = sp.csr_matrix(sp.vstack(parts), dtype=np.float32)
     matrix.sort_indices()
     return matrix
+
+
+def sums_at(matrix: sp.csr_matrix, history: list[np.ndarray], candidates: np.ndarray) -> np.ndarray:
+    """(m, C) float64: per query, the sum of `matrix`'s rows of its history items (rows out of
+    range ignored) at each of its candidate rows. Only the candidates' sums are formed: the
+    history's rows are gathered and each entry that hits a candidate is binned (a few thousand
+    entries per query, against a full row sum's unique-and-add)."""
+    out = np.zeros(candidates.shape, np.float64)
+    n_items = matrix.shape[0]
+    for row, seen in enumerate(history):
+        seen = np.asarray(seen, np.int64)
+        reach = SparseRows.take(matrix, np.unique(seen[(seen >= 0) & (seen < n_items)]))
+        if len(reach.indices) == 0:
+            continue
+        order = np.argsort(candidates[row], kind="stable")
+        ranked = candidates[row][order]
+        at = np.minimum(np.searchsorted(ranked, reach.indices), len(ranked) - 1)
+        hit = ranked[at] == reach.indices
+        out[row, order] = np.bincount(at[hit], weights=reach.data[hit], minlength=len(ranked))
+    return out
 
 
 def _item_blocks(events_per_item: np.ndarray, total_pairs: int) -> list[tuple[int, int]]:
