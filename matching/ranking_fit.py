@@ -17,8 +17,9 @@ and lost on test). Each family of orders (a tree count, a blend's weights) is sc
 the member chosen on three parts is scored on the fourth, so a family of 40 blends does not
 win by the luck of its best member (on a random split of ml-100k the best sequence blend's
 plain total beat the plain blend's by 0.003–0.005 on every seed and did not on test; nested,
-with the settings fixed, the difference was −0.0015 to +0.0018, its sign varying by seed). The best family serves, with its member best over all users; a learned model
-must beat the others, and is then refitted on every user with the preferred tree count.
+with the settings fixed, the difference was −0.0015 to +0.0018, its sign varying by seed).
+The best family serves, with its member best over all users; a learned model must beat the
+others, and is then refitted on every user with the preferred tree count.
 
 Why the blend: on a random split of ml-100k the two scores are about as good as each other and
 a LightGBM model over every feature does no better than their weighted sum (validation nDCG@10
