@@ -45,8 +45,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet
 
 from bench.ml100k import ml100k_path
-from bench.quality_ml100k import K, binary, run_tagmatch, search_config, split
-from matching.datasets import load_movielens_100k
+from bench.quality_ml100k import (
+    K,
+    binary,
+    ml100k_snapshot,
+    run_tagmatch,
+    search_config,
+    split,
+    summarise,
+)
 from matching.evaluate import ranking_metrics
 from matching.item_item import ease_from_gram, ease_gram
 from matching.search import restrict, validation_split
@@ -243,23 +250,6 @@ def run_seed(snapshot: Any, seed: int, trials: int, models: Iterable[str]) -> di
     return rows
 
 
-def summarise(runs: list[dict[str, Any]]) -> str:
-    columns = (f"precision@{K}", f"ndcg@{K}", "validation", "oracle")
-    lines = [
-        "| model | " + " | ".join(columns) + " | chosen (first seed) |",
-        "|---" * (len(columns) + 2) + "|",
-    ]
-    for name in runs[0]:
-        cells = []
-        for column in columns:
-            values = np.array([run[name].get(column, np.nan) for run in runs], dtype=np.float64)
-            cells.append(
-                "-" if np.isnan(values).all() else f"{values.mean():.4f} ± {values.std():.4f}"
-            )
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {runs[0][name]['chosen']} |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -270,13 +260,11 @@ def main() -> None:
     names = [*grids(0), "tagmatch"]
     parser.add_argument("--models", nargs="+", default=names, choices=names)
     args = parser.parse_args()
-    if args.ml100k is None or not (args.ml100k / "u.data").is_file():
-        sys.exit("ml-100k not found: pass --ml100k DIR or set TAGMATCH_ML100K")
-    snapshot = load_movielens_100k(args.ml100k).to_snapshot()
+    snapshot = ml100k_snapshot(args.ml100k)
     started = time.time()
     runs = [run_seed(snapshot, seed, args.trials, args.models) for seed in args.seeds]
     print(f"\n## ml-100k, random 80/20 split, seeds {args.seeds}: the field\n")
-    print(summarise(runs))
+    print(summarise(runs, (f"precision@{K}", f"ndcg@{K}", "validation", "oracle")))
     print(f"\n(total {time.time() - started:.0f} s)")
 
 

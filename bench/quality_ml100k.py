@@ -221,6 +221,13 @@ def cold_table(snapshot: Snapshot, seed: int) -> dict[str, dict[str, float]]:
     return {name: audience_metrics(f, cold, truth, AUDIENCE_K) for name, f in scorers.items()}
 
 
+def ml100k_snapshot(path: Path | None) -> Snapshot:
+    """ml-100k as the store would hold it, or exit naming the setting."""
+    if path is None or not (path / "u.data").is_file():
+        sys.exit("ml-100k not found: pass --ml100k DIR or set TAGMATCH_ML100K")
+    return load_movielens_100k(path).to_snapshot()
+
+
 def summarise(runs: list[dict[str, dict[str, Any]]], columns: tuple[str, ...]) -> str:
     names = list(runs[0])
     lines = [
@@ -230,8 +237,9 @@ def summarise(runs: list[dict[str, dict[str, Any]]], columns: tuple[str, ...]) -
     for name in names:
         cells = []
         for column in columns:
-            values = np.array([run[name][column] for run in runs], dtype=np.float64)
-            cells.append(f"{values.mean():.4f} ± {values.std():.4f}")
+            values = np.array([run[name].get(column, np.nan) for run in runs], dtype=np.float64)
+            blank = np.isnan(values).all()  # a column this row has no figure for
+            cells.append("-" if blank else f"{values.mean():.4f} ± {values.std():.4f}")
         chosen = str(runs[0][name].get("chosen", ""))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {chosen} |")
     return "\n".join(lines)
@@ -247,9 +255,7 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=["random", "temporal"])
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start table")
     args = parser.parse_args()
-    if args.ml100k is None or not (args.ml100k / "u.data").is_file():
-        sys.exit("ml-100k not found: pass --ml100k DIR or set TAGMATCH_ML100K")
-    snapshot = load_movielens_100k(args.ml100k).to_snapshot()
+    snapshot = ml100k_snapshot(args.ml100k)
     started = time.time()
     timing = "(not measured)"
     for kind in args.splits:
