@@ -63,17 +63,21 @@ def fit_sequence(events: EventLog, n_items: int, window: int, neighbours: int) -
     events_per_item = np.bincount(items, minlength=n_items).astype(np.float64)
     scale = 1.0 / np.sqrt(events_per_item + 1.0)
     steps = [d for d in range(1, window + 1) if d < n]
-    total = 2 * sum(int(np.count_nonzero(users[d:] == users[:-d])) for d in steps)
+    # how many of the same user's events lie after and before each position (capped at the
+    # window): the partners d away exist where that room is >= d, so the blocks below compare
+    # one small array instead of gathering and comparing user ids per distance
+    after, before = _room(users, window)
+    total = 2 * int(after.sum(dtype=np.int64))
     parts = []
     for low, high in _item_blocks(events_per_item, total):
         # the positions whose item is a source in this block, and their partners d away
         # (after: weight 1/d; before: BACKWARD_WEIGHT/d) within the same user's events
         sources = np.flatnonzero((items >= low) & (items < high))
+        ahead, behind = after[sources], before[sources]
         rows, cols, weights = [], [], []
         for d in steps:
-            for shift, weight in ((d, 1.0 / d), (-d, BACKWARD_WEIGHT / d)):
-                at = sources[(sources + shift >= 0) & (sources + shift < n)]
-                at = at[users[at + shift] == users[at]]
+            for shift, weight, room in ((d, 1.0 / d, ahead), (-d, BACKWARD_WEIGHT / d, behind)):
+                at = sources[room >= d]
                 source, target = items[at], items[at + shift]
                 keep = source != target
                 rows.append(source[keep] - low)
@@ -110,6 +114,23 @@ def sums_at(matrix: sp.csr_matrix, history: list[np.ndarray], candidates: np.nda
         hit = ranked[at] == reach.indices
         out[row, order] = np.bincount(at[hit], weights=reach.data[hit], minlength=len(ranked))
     return out
+
+
+def _room(users: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per position of events sorted by user, the count of the same user's events after it
+    and before it, each capped at `window` (small integers: a few bytes per event)."""
+    n = len(users)
+    dtype = np.min_scalar_type(max(window, 1))
+    if n == 0:
+        return np.zeros(0, dtype), np.zeros(0, dtype)
+    starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
+    lengths = np.diff(np.concatenate([starts, [n]]))
+    position = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+    after = np.repeat(lengths, lengths) - position - 1
+    return (
+        np.minimum(after, window).astype(dtype),
+        np.minimum(position, window).astype(dtype),
+    )
 
 
 def _item_blocks(events_per_item: np.ndarray, total_pairs: int) -> list[tuple[int, int]]:

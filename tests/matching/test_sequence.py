@@ -59,6 +59,26 @@ def test_building_in_blocks_of_source_items_changes_nothing(monkeypatch):
     assert (whole != blocked).nnz == 0
 
 
+def test_pairs_match_a_plain_loop_over_each_users_events():
+    # users with one event, with fewer events than the window and with many more
+    rng = np.random.default_rng(11)
+    users = np.concatenate([[0], np.full(3, 1), np.full(40, 2), rng.integers(3, 30, 400)])
+    n, n_items, window = len(users), 25, 4
+    events = _log(users.tolist(), rng.integers(0, n_items, n).tolist(), rng.random(n).tolist())
+    raw = np.zeros((n_items, n_items))
+    for user in np.unique(users):
+        mine = np.flatnonzero(events.user == user)
+        items = events.item[mine[np.argsort(events.ts[mine])]]
+        for a in range(len(items)):
+            for b in range(a + 1, min(a + window, len(items) - 1) + 1):
+                if items[a] != items[b]:
+                    raw[items[a], items[b]] += 1.0 / (b - a)
+                    raw[items[b], items[a]] += sequence.BACKWARD_WEIGHT / (b - a)
+    scale = 1 / np.sqrt(np.bincount(events.item, minlength=n_items) + 1.0)
+    got = fit_sequence(events, n_items, window=window, neighbours=n_items).toarray()
+    np.testing.assert_allclose(got, scale[:, None] * raw * scale[None, :], rtol=1e-6)
+
+
 def test_histories_come_newest_first():
     # user 0: item 4 at t=1 and t=9, item 2 at t=5, item 7 at t=9 (tie with 4: lower row first)
     events = _log([0, 0, 0, 0, 2], [4, 2, 4, 7, 1], [1.0, 5.0, 9.0, 9.0, 3.0])
