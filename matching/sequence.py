@@ -27,6 +27,7 @@ import itertools
 import numpy as np
 import scipy.sparse as sp
 
+from matching.csr_rows import top_k_per_row
 from matching.data import EventLog
 from matching.sparse_rows import RowLists, SparseRows
 
@@ -88,7 +89,7 @@ def fit_sequence(events: EventLog, n_items: int, window: int, neighbours: int) -
             shape=(high - low, n_items),
         )  # sums repeated pairs
         block = sp.csr_matrix(sp.diags(scale[low:high]) @ block @ sp.diags(scale))
-        parts.append(_best_per_row(block, neighbours))
+        parts.append(top_k_per_row(block, neighbours))
     if not parts:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     matrix = sp.csr_matrix(sp.vstack(parts), dtype=np.float32)
@@ -146,16 +147,3 @@ def _item_blocks(events_per_item: np.ndarray, total_pairs: int) -> list[tuple[in
     cuts = np.searchsorted(share, np.arange(1, count) / count, side="right")
     edges = np.unique(np.concatenate([[0], cuts, [n_items]]))
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-
-
-def _best_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Each row's `keep` largest entries (ties: lower column first)."""
-    matrix.sort_indices()
-    coo = matrix.tocoo()  # row by row, columns ascending: the stable sort keeps that on ties
-    order = np.lexsort((-coo.data, coo.row))
-    rows = coo.row[order]
-    starts = np.searchsorted(rows, np.arange(matrix.shape[0]))
-    kept = (np.arange(len(rows)) - starts[rows]) < keep
-    return sp.csr_matrix(
-        (coo.data[order][kept], (rows[kept], coo.col[order][kept])), shape=matrix.shape
-    )
