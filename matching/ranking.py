@@ -35,7 +35,7 @@ from matching.data import SECONDS_PER_DAY, EventLog
 from matching.evaluate import ndcg_per_row
 from matching.item_item import fit_ease, fit_item_knn
 from matching.sequence import fit_sequence, sums_at
-from matching.sparse_rows import SparseRows, lookup, member, summed_rows
+from matching.sparse_rows import SparseRows, lookup, member, summed_rows, valid_rows
 
 FEATURES = (
     "retrieval",
@@ -172,7 +172,7 @@ class RankingStage:
             return out
         assert self.item_item_sparse is not None
         n_items = self.item_item_sparse.shape[0]
-        return summed_rows(self.item_item_sparse, [_valid_rows(h, n_items) for h in history])
+        return summed_rows(self.item_item_sparse, [valid_rows(h, n_items) for h in history])
 
     def item_item_top(
         self,
@@ -188,7 +188,7 @@ class RankingStage:
         else:
             assert self.item_item_sparse is not None
             n_items = self.item_item_sparse.shape[1]
-        excluded = [_valid_rows(rows, n_items) for rows in excluded]
+        excluded = [valid_rows(rows, n_items) for rows in excluded]
         if isinstance(scores, np.ndarray):
             masked = scores.copy()
             for row, rows in enumerate(excluded):
@@ -350,11 +350,6 @@ def row_sets(rows: RowSets) -> list[np.ndarray]:
         return [np.asarray(r, np.int64) for r in rows]
     matrix = sp.csr_matrix(rows)
     return np.split(matrix.indices.astype(np.int64), matrix.indptr[1:-1])
-
-
-def _valid_rows(rows: np.ndarray, n_items: int) -> np.ndarray:
-    rows = np.asarray(rows, np.int64)
-    return rows[(rows >= 0) & (rows < n_items)]
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from matching.csr_rows import top_k_per_row
 from matching.data import EventLog
-from matching.sparse_rows import RowLists, SparseRows
+from matching.sparse_rows import RowLists, SparseRows, valid_rows
 
 BACKWARD_WEIGHT = 0.5  # an item before another counts half as much as one after it
 _BLOCK_PAIRS = 1 << 24  # pairs gathered at once (about 200 MB with their weights)
@@ -105,8 +105,7 @@ def sums_at(matrix: sp.csr_matrix, history: list[np.ndarray], candidates: np.nda
     out = np.zeros(candidates.shape, np.float64)
     n_items = matrix.shape[0]
     for row, seen in enumerate(history):
-        seen = np.asarray(seen, np.int64)
-        reach = SparseRows.take(matrix, np.unique(seen[(seen >= 0) & (seen < n_items)]))
+        reach = SparseRows.take(matrix, np.unique(valid_rows(seen, n_items)))
         if len(reach.indices) == 0:
             continue
         order = np.argsort(candidates[row], kind="stable")

@@ -87,6 +87,13 @@ class SparseRows:
         return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(len(self), n_columns))
 
 
+def valid_rows(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """The entries of `rows` that index a row of an n_rows matrix, as int64 (a model's
+    history may name rows it does not have)."""
+    rows = np.asarray(rows, np.int64)
+    return rows[(rows >= 0) & (rows < n_rows)]
+
+
 def summed_rows(matrix: sp.csr_matrix, groups: list[np.ndarray]) -> SparseRows:
     """Per group of row indices (valid rows of `matrix`, repeats counted once), the sum of
     those rows: the product of the 0/1 group-by-row matrix with `matrix` exactly as scipy
